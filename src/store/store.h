@@ -1,0 +1,232 @@
+/* store — the storage interface of lienthong: registry, packages and their bytes, inboxes,
+ * the transaction log and the figures for statistics.
+ *
+ * A struct of function pointers (the "plugin") so that a PostgreSQL implementation can follow
+ * the SQLite one: nothing outside src/store knows which database is behind it, and the SQL in
+ * the implementations stays portable (no SQLite-only syntax in the shared schema shape).
+ *
+ * Return convention (every function returning enum store_rc):
+ *   STORE_HARD_ERROR (-2)  failure that a retry will not fix (I/O, corruption, constraint bug);
+ *   STORE_SOFT_ERROR (-1)  transient (busy/serialization): the whole transaction may be retried;
+ *   STORE_NO_RESULTS  (0)  nothing found / nothing changed;
+ *   STORE_ONE_RESULT  (1)  success (one row found, the change made).
+ * List functions return STORE_ONE_RESULT after calling the callback for each row (possibly zero
+ * rows); a callback returning non-zero stops the iteration early (still STORE_ONE_RESULT).
+ *
+ * Transactions: writes happen only between write_begin() and write_commit()/write_rollback(),
+ * and only one write transaction exists at a time per store (write_begin blocks until it can
+ * start). write_commit() returns only once the transaction is durable (fsync). Group commit is
+ * done by the caller batching many operations into one transaction (src/exchange/committer.c).
+ * Read functions may be called from any thread at any time, outside or inside the writer's
+ * transaction (from other threads they see the last committed state).
+ *
+ * Ownership: out-structs are filled with caller-owned copies; free them with the *_clear()
+ * functions below. Structs passed to callbacks are owned by the store and valid only during the
+ * call. Strings are NUL-terminated UTF-8. Times are milliseconds since the epoch (UTC). */
+#ifndef LT_STORE_H
+#define LT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_rc {
+    STORE_HARD_ERROR = -2,
+    STORE_SOFT_ERROR = -1,
+    STORE_NO_RESULTS = 0,
+    STORE_ONE_RESULT = 1,
+};
+
+#define STORE_CHUNK_SIZE (256 * 1024) /* package bytes are stored in chunks of this size */
+#define STORE_ID_MAX 64               /* longest organ/system id accepted anywhere */
+
+struct store_agency {
+    char *id;        /* organ id, e.g. 000.00.00.H34 */
+    char *name;
+    char *parent_id; /* NULL for a root */
+    char *mail, *mobile, *fax; /* optional, NULL when unknown */
+    int64_t created_ms, updated_ms;
+};
+
+enum store_system_status { STORE_SYSTEM_OFFICIAL = 0, STORE_SYSTEM_TRIAL = 1 };
+
+struct store_system {
+    char *id;        /* systemId; also an organ id the system serves */
+    char *agency_id; /* owner agency */
+    enum store_system_status status;
+    char *secret;    /* HMAC key, as configured (raw string) */
+    int64_t created_ms, updated_ms;
+};
+
+enum store_msgtype { STORE_MSG_EDOC = 0, STORE_MSG_STATUS = 1 };
+
+struct store_package {
+    char *id;            /* sender-side DocId (24 hex) */
+    char *sender_system; /* authenticated systemId that sent it */
+    enum store_msgtype messagetype;
+    char *from_organ;    /* edXML From/OrganId */
+    char *sha256;        /* 64 lower-case hex of the stored bytes */
+    int64_t size;        /* stored bytes */
+    int64_t created_ms;
+    /* Descriptive fields kept for lists and reports; NULL when absent. */
+    char *subject, *code_number, *code_notation, *document_id;
+    char *business_doc_type; /* edoc: Bussiness/BussinessDocType */
+    char *status_code;       /* status: StatusCode */
+    int has_signature;
+    int n_attachments;
+};
+
+enum store_delivery_state {
+    STORE_DELIVERY_INITIAL = 0,    /* waiting in the recipient's inbox */
+    STORE_DELIVERY_PROCESSING = 1, /* updateStatus processing */
+    STORE_DELIVERY_DONE = 2,       /* updateStatus done: no longer listed */
+    STORE_DELIVERY_FAIL = 3,       /* updateStatus fail: still listed, sender sees it */
+};
+
+struct store_delivery {
+    char *id;               /* receiver-side docId (UUID) */
+    char *package_id;
+    char *recipient_organ;  /* the To/OrganId (or ResponseFor/OrganId) it was routed for */
+    char *recipient_system; /* the system whose inbox holds it */
+    enum store_msgtype messagetype;
+    enum store_delivery_state state;
+    int64_t created_ms, updated_ms;
+};
+
+/* One row of the sender's delivery report: a package and one of its deliveries. */
+struct store_sent_row {
+    const struct store_package *pkg;
+    const struct store_delivery *dlv;
+};
+
+struct store_sent_filter {
+    const char *sender_system;     /* required */
+    int messagetype;               /* -1 = any, else enum store_msgtype */
+    const char *package_id;        /* NULL = any */
+    int64_t from_ms, to_ms;        /* created in [from, to); 0 = unbounded */
+    unsigned limit, offset;        /* packages, newest first; limit 0 = implementation default */
+};
+
+/* One transaction-log record. The chain fields are computed by the store on append with
+ * audit_chain_hash() (src/audit/chain.h) from the previous record's hash. */
+struct store_txrec {
+    int64_t seq;         /* 1, 2, 3... assigned on append */
+    int64_t time_ms;
+    const char *actor;     /* systemId, or "operator" for the CLI */
+    const char *operation; /* send, receive, status, agency.add, system.add, ... */
+    const char *package_id;/* or the registry object id; "" when none */
+    const char *content_sha256; /* 64 hex or "" */
+    const char *outcome;   /* "ok" or "refused:<code>" */
+    char prev_hash[65];
+    char hash[65];
+};
+
+/* Figures for one organ over a period (see src/report/stats.h for their meaning). */
+struct store_stats_row {
+    const char *organ_id;   /* "" for the total row */
+    const char *agency_name;/* NULL when the organ is not a registered agency */
+    int64_t edoc_sent, status_sent;
+    int64_t edoc_received, status_received;
+    int64_t signed_sent;
+    int64_t state[4]; /* deliveries received, by enum store_delivery_state */
+};
+
+typedef int (*store_agency_cb)(void *ctx, const struct store_agency *a);
+typedef int (*store_system_cb)(void *ctx, const struct store_system *s, char *const *serves,
+                               size_t n_serves);
+typedef int (*store_delivery_cb)(void *ctx, const struct store_delivery *d,
+                                 const struct store_package *p);
+typedef int (*store_sent_cb)(void *ctx, const struct store_sent_row *row);
+typedef int (*store_txrec_cb)(void *ctx, const struct store_txrec *r);
+typedef int (*store_stats_cb)(void *ctx, const struct store_stats_row *row);
+/* Pulls package bytes for package_insert: like read(2): >0 bytes, 0 at end, -1 on error. */
+typedef long (*store_read_fn)(void *ctx, void *buf, size_t cap);
+
+struct store {
+    void *cls; /* implementation state */
+
+    void (*close)(void *cls);
+
+    /* Transactions (see above). */
+    enum store_rc (*write_begin)(void *cls);
+    enum store_rc (*write_commit)(void *cls);
+    void (*write_rollback)(void *cls);
+
+    /* Registry. agency_put inserts or updates by id. agency_remove refuses (NO_RESULTS is "not
+     * found"; SOFT never) with HARD_ERROR when children, systems or serves still refer to it:
+     * callers check with the list functions first to give a clear message. */
+    enum store_rc (*agency_put)(void *cls, const struct store_agency *a);
+    enum store_rc (*agency_get)(void *cls, const char *id, struct store_agency *ret);
+    enum store_rc (*agency_list)(void *cls, store_agency_cb cb, void *ctx);
+    enum store_rc (*agency_remove)(void *cls, const char *id);
+
+    enum store_rc (*system_put)(void *cls, const struct store_system *s);
+    enum store_rc (*system_get)(void *cls, const char *id, struct store_system *ret);
+    enum store_rc (*system_list)(void *cls, store_system_cb cb, void *ctx);
+    /* Removes the system and its serves rows. Its packages and inbox entries stay. */
+    enum store_rc (*system_remove)(void *cls, const char *id);
+
+    /* Which system serves an organ. An organ is served by at most one system:
+     * serves_add returns NO_RESULTS when another system already serves it (unchanged) and
+     * ONE_RESULT when added or already served by this system. */
+    enum store_rc (*serves_add)(void *cls, const char *system_id, const char *organ_id);
+    enum store_rc (*serves_remove)(void *cls, const char *system_id, const char *organ_id);
+    /* ret_system_id must hold STORE_ID_MAX + 1 bytes. */
+    enum store_rc (*route)(void *cls, const char *organ_id, char *ret_system_id);
+
+    /* Packages. package_find_recent: the id of a package the same system sent with the same
+     * content hash at or after since_ms (duplicate-request tolerance); ret_id holds 25 bytes. */
+    enum store_rc (*package_find_recent)(void *cls, const char *sender_system, const char *sha256,
+                                         int64_t since_ms, char *ret_id);
+    /* Stores the metadata and pulls the bytes through read() in STORE_CHUNK_SIZE chunks, so
+     * memory stays bounded whatever the size. pkg->size must equal the bytes read. */
+    enum store_rc (*package_insert)(void *cls, const struct store_package *pkg, store_read_fn read,
+                                    void *read_ctx);
+    enum store_rc (*package_get)(void *cls, const char *id, struct store_package *ret);
+    /* Copies up to len bytes of the package from offset into buf; *ret_n gets the count (0 at
+     * the end). */
+    enum store_rc (*package_read)(void *cls, const char *id, int64_t offset, void *buf, size_t len,
+                                  size_t *ret_n);
+
+    /* Inboxes. */
+    enum store_rc (*delivery_insert)(void *cls, const struct store_delivery *d);
+    enum store_rc (*delivery_get)(void *cls, const char *id, struct store_delivery *ret);
+    enum store_rc (*delivery_set_state)(void *cls, const char *id, enum store_delivery_state st,
+                                        int64_t now_ms);
+    /* Pending entries (state != DONE) of a system, oldest first; messagetype -1 = both. */
+    enum store_rc (*inbox_list)(void *cls, const char *system_id, int messagetype, unsigned limit,
+                                store_delivery_cb cb, void *ctx);
+    enum store_rc (*inbox_count)(void *cls, const char *system_id, int messagetype,
+                                 int64_t *ret_count);
+    enum store_rc (*sent_list)(void *cls, const struct store_sent_filter *f, store_sent_cb cb,
+                               void *ctx);
+
+    /* Transaction log (append only inside a write transaction). rec->seq, prev_hash and hash
+     * are filled in by the store. */
+    enum store_rc (*txlog_append)(void *cls, struct store_txrec *rec);
+    /* Every record in seq order, as stored (for audit verify: nothing is recomputed). */
+    enum store_rc (*txlog_scan)(void *cls, store_txrec_cb cb, void *ctx);
+    /* The head as recorded in the store's metadata (last seq and hash) for detecting removal
+     * of the newest records; NO_RESULTS when the log is empty. ret_hash holds 65 bytes. */
+    enum store_rc (*txlog_head)(void *cls, int64_t *ret_seq, char *ret_hash);
+
+    /* Statistics over packages created in [from_ms, to_ms) (0 = unbounded): one row per organ
+     * that sent or received, ordered by organ id, then the total row (organ_id ""). */
+    enum store_rc (*stats)(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb,
+                           void *ctx);
+};
+
+/* Opens (creating when missing) the SQLite store in directory data_dir, migrating its schema to
+ * the current version. On failure returns NULL and writes an ASCII reason to err. */
+struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len);
+/* Closes any store; accepts NULL. */
+void store_close(struct store *s);
+
+void store_agency_clear(struct store_agency *a);
+void store_system_clear(struct store_system *s);
+void store_package_clear(struct store_package *p);
+void store_delivery_clear(struct store_delivery *d);
+
+const char *store_state_name(enum store_delivery_state st); /* initial processing done fail */
+const char *store_msgtype_name(enum store_msgtype t);       /* edoc status */
+
+#endif
