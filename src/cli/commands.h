@@ -1,0 +1,14 @@
+/* cli — the subcommands of the lienthong binary. main.c dispatches "lienthong WORD ..." to one
+ * of these with argv[0] = WORD. Each returns the process exit status: 0 success, 1 failure
+ * (message on stderr), 2 misuse (usage on stderr). Each prints its usage on --help (exit 0). */
+#ifndef LT_CLI_COMMANDS_H
+#define LT_CLI_COMMANDS_H
+
+int cmd_serve(int argc, char **argv);  /* serve --data DIR --listen HOST:PORT [--config FILE] */
+int cmd_demo(int argc, char **argv);   /* demo --data DIR: loads the Kon Tum demo province */
+int cmd_agency(int argc, char **argv); /* agency add|list|remove */
+int cmd_system(int argc, char **argv); /* system add|list|remove|rotate-secret */
+int cmd_stats(int argc, char **argv);  /* stats --data DIR [--from D] [--to D] [--json] */
+int cmd_audit(int argc, char **argv);  /* audit verify --data DIR */
+
+#endif
