@@ -12,23 +12,26 @@ int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fmt_local(int64_t ms, const char *pattern, char *out, size_t n)
+static void fmt_local(int64_t ms, char sep, char out[20])
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     localtime_r(&t, &tm);
-    if (strftime(out, n, pattern, &tm) == 0)
-        out[0] = '\0';
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d%c%02d%c%02d %02d:%02d:%02d", tm.tm_year + 1900, sep,
+             tm.tm_mon + 1, sep, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, tmp, 19);
+    out[19] = '\0';
 }
 
 void fmt_local_datetime(int64_t ms, char out[20])
 {
-    fmt_local(ms, "%Y-%m-%d %H:%M:%S", out, 20);
+    fmt_local(ms, '-', out);
 }
 
 void fmt_edxml_timestamp(int64_t ms, char out[20])
 {
-    fmt_local(ms, "%Y/%m/%d %H:%M:%S", out, 20);
+    fmt_local(ms, '/', out);
 }
 
 void fmt_iso_utc(int64_t ms, char out[25])
@@ -36,9 +39,11 @@ void fmt_iso_utc(int64_t ms, char out[25])
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char head[20];
-    strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 25, "%s.%03dZ", head, (int)(ms % 1000));
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    memcpy(out, tmp, 24);
+    out[24] = '\0';
 }
 
 int parse_local_date(const char *s, int64_t *ret_ms)

@@ -1,0 +1,450 @@
+/* http — the MHD wrapper (see http.h for the design). */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define MAX_REPLY_HEADERS 8
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_config cfg;
+    char *spool_dir;
+};
+
+struct http_request {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *url;
+    http_handler_fn handler;
+    int too_large, bad_headers, responded, suspended;
+    /* body */
+    struct buf mem;
+    int fd;
+    uint64_t body_len, read_pos;
+    /* handler state */
+    void *state;
+    void (*state_free)(void *);
+    /* reply headers for the next response */
+    char *reply_hdr[MAX_REPLY_HEADERS][2];
+    unsigned n_reply_hdr;
+    /* completion from another thread */
+    struct MHD_Response *pending;
+    unsigned pending_status;
+};
+
+/* --- responses --- */
+
+static void apply_reply_headers(struct http_request *req, struct MHD_Response *r)
+{
+    for (unsigned i = 0; i < req->n_reply_hdr; i++)
+        MHD_add_response_header(r, req->reply_hdr[i][0], req->reply_hdr[i][1]);
+}
+
+static int queue(struct http_request *req, unsigned status, struct MHD_Response *r,
+                 const char *content_type)
+{
+    if (!r)
+        return -1;
+    if (content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    apply_reply_headers(req, r);
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, r);
+    MHD_destroy_response(r);
+    req->responded = 1;
+    return rc == MHD_YES ? 0 : -1;
+}
+
+int http_reply(struct http_request *req, unsigned status, const char *content_type,
+               const void *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    return queue(req, status, r, content_type);
+}
+
+int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
+                      uint64_t size, ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
+                      void *ctx, void (*free_fn)(void *))
+{
+    struct MHD_Response *r = MHD_create_response_from_callback(size, 64 * 1024, reader, ctx, free_fn);
+    if (!r) {
+        if (free_fn)
+            free_fn(ctx);
+        return -1;
+    }
+    return queue(req, status, r, content_type);
+}
+
+int http_add_reply_header(struct http_request *req, const char *name, const char *value)
+{
+    if (req->n_reply_hdr >= MAX_REPLY_HEADERS)
+        return -1;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    req->reply_hdr[req->n_reply_hdr][0] = n;
+    req->reply_hdr[req->n_reply_hdr][1] = v;
+    req->n_reply_hdr++;
+    return 0;
+}
+
+void http_suspend(struct http_request *req)
+{
+    req->suspended = 1;
+    MHD_suspend_connection(req->conn);
+}
+
+void http_complete(struct http_request *req, unsigned status, const char *content_type,
+                   const void *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r && content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    req->pending = r;
+    req->pending_status = status;
+    MHD_resume_connection(req->conn);
+}
+
+/* --- accessors --- */
+
+void *http_app(const struct http_request *req)
+{
+    return req->srv->cfg.app;
+}
+const char *http_method(const struct http_request *req)
+{
+    return req->method;
+}
+const char *http_url(const struct http_request *req)
+{
+    return req->url;
+}
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+const char *http_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct each_ctx {
+    int (*cb)(void *ctx, const char *name, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct each_ctx *e = cls;
+    return e->cb(e->ctx, key, value ? value : "") ? MHD_NO : MHD_YES;
+}
+
+void http_each_header(const struct http_request *req,
+                      int (*cb)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    struct each_ctx e = {cb, ctx};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &e);
+}
+
+uint64_t http_body_len(const struct http_request *req)
+{
+    return req->body_len;
+}
+
+const char *http_body_mem(const struct http_request *req)
+{
+    if (req->fd >= 0)
+        return NULL;
+    return req->mem.data ? req->mem.data : "";
+}
+
+int http_body_fd(struct http_request *req)
+{
+    if (req->fd >= 0 && lseek(req->fd, 0, SEEK_SET) != 0)
+        return -1;
+    return req->fd;
+}
+
+long http_body_read(struct http_request *req, void *buf, size_t cap)
+{
+    if (req->fd >= 0) {
+        ssize_t n;
+        do {
+            n = read(req->fd, buf, cap);
+        } while (n < 0 && errno == EINTR);
+        return (long)n;
+    }
+    size_t left = req->mem.len - (size_t)req->read_pos;
+    size_t n = left < cap ? left : cap;
+    if (n)
+        memcpy(buf, req->mem.data + req->read_pos, n);
+    req->read_pos += n;
+    return (long)n;
+}
+
+int http_body_rewind(struct http_request *req)
+{
+    req->read_pos = 0;
+    if (req->fd >= 0 && lseek(req->fd, 0, SEEK_SET) != 0)
+        return -1;
+    return 0;
+}
+
+void http_set_state(struct http_request *req, void *state, void (*free_fn)(void *))
+{
+    req->state = state;
+    req->state_free = free_fn;
+}
+
+void *http_state(const struct http_request *req)
+{
+    return req->state;
+}
+
+/* --- body spooling --- */
+
+static int open_spool(struct http_server *s)
+{
+    int fd = open(s->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spool-XXXXXX", s->spool_dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Returns 0, or -1 on an I/O failure (the request then fails as a server error). */
+static int take_body(struct http_request *req, const char *data, size_t len)
+{
+    struct http_server *s = req->srv;
+    if (req->too_large)
+        return 0;
+    if (req->body_len + len > s->cfg.max_body_bytes) {
+        req->too_large = 1;
+        buf_free(&req->mem);
+        return 0;
+    }
+    req->body_len += len;
+    if (req->fd < 0 && req->mem.len + len <= s->cfg.spool_memory)
+        return buf_append(&req->mem, data, len);
+    if (req->fd < 0) {
+        req->fd = open_spool(s);
+        if (req->fd < 0 || write_all(req->fd, req->mem.data, req->mem.len) != 0)
+            return -1;
+        buf_free(&req->mem);
+    }
+    return write_all(req->fd, data, len);
+}
+
+/* --- header limits --- */
+
+struct hdr_check {
+    const struct http_config *cfg;
+    size_t total;
+    unsigned count;
+    int bad;
+};
+
+static int check_header(void *ctx, const char *name, const char *value)
+{
+    struct hdr_check *h = ctx;
+    size_t line = strlen(name) + strlen(value) + 4;
+    h->total += line;
+    h->count++;
+    if (line > h->cfg->max_header_bytes || h->total > h->cfg->max_headers_total ||
+        h->count > h->cfg->max_headers)
+        h->bad = 1;
+    return h->bad;
+}
+
+/* --- MHD callbacks --- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->srv = s;
+        req->conn = conn;
+        req->url = url;
+        req->method = method;
+        req->fd = -1;
+        *con_cls = req;
+        struct hdr_check h = {&s->cfg, 0, 0, 0};
+        http_each_header(req, check_header, &h);
+        if (h.bad) {
+            req->bad_headers = 1;
+            s->cfg.bad_headers(req);
+            return MHD_YES;
+        }
+        const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
+            req->too_large = 1;
+            s->cfg.too_large(req); /* early answer: MHD closes the connection after it */
+            return MHD_YES;
+        }
+        req->handler = s->cfg.router(s->cfg.app, method, url);
+        return MHD_YES;
+    }
+    if (req->pending) {
+        struct MHD_Response *r = req->pending;
+        req->pending = NULL;
+        apply_reply_headers(req, r);
+        enum MHD_Result rc = MHD_queue_response(conn, req->pending_status, r);
+        MHD_destroy_response(r);
+        req->responded = 1;
+        return rc;
+    }
+    if (*upload_data_size) {
+        if (!req->responded && take_body(req, upload_data, *upload_data_size) != 0) {
+            log_error("http: cannot spool request body: %s", strerror(errno));
+            *upload_data_size = 0;
+            return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->responded || req->suspended)
+        return MHD_YES;
+    if (req->too_large)
+        s->cfg.too_large(req);
+    else if (!req->handler)
+        s->cfg.not_found(req);
+    else
+        req->handler(req);
+    if (!req->responded && !req->suspended)
+        return MHD_NO; /* handler could not even queue a reply: drop the connection */
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_request *req = *con_cls;
+    if (!req)
+        return;
+    if (req->state_free)
+        req->state_free(req->state);
+    if (req->pending)
+        MHD_destroy_response(req->pending);
+    if (req->fd >= 0)
+        close(req->fd);
+    buf_free(&req->mem);
+    for (unsigned i = 0; i < req->n_reply_hdr; i++) {
+        free(req->reply_hdr[i][0]);
+        free(req->reply_hdr[i][1]);
+    }
+    free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_debug("http: %s", msg);
+}
+
+struct http_server *http_start(const struct http_config *cfg, char *err, size_t err_len)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->spool_dir = strdup(cfg->spool_dir);
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, cfg->host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons(cfg->port);
+        sa = (struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, cfg->host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons(cfg->port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, err_len, "listen address must be a numeric IP address: %s", cfg->host);
+        http_stop(s);
+        return NULL;
+    }
+    s->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 64 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, err_len, "cannot listen on %s:%u (address in use or not available)",
+                 cfg->host, (unsigned)cfg->port);
+        http_stop(s);
+        return NULL;
+    }
+    return s;
+}
+
+uint16_t http_bound_port(const struct http_server *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : s->cfg.port;
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free(s->spool_dir);
+    free(s);
+}

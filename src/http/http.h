@@ -1,0 +1,102 @@
+/* http — lienthong's HTTP/1.1 server layer over libmicrohttpd.
+ *
+ * Design: MHD's internal thread pool (epoll), connections suspended while they wait for a
+ * durable commit (so no thread ever blocks on fsync), and one request object per request that
+ * owns everything the request allocates; it is released in one place, the completion callback.
+ *
+ * Request bodies are spooled: kept in memory up to spool_memory bytes, then written to an
+ * unlinked temporary file under the data directory, so a 50 MB upload costs no more memory
+ * than a small one. Bodies over max_body_bytes are refused without being stored.
+ *
+ * Handlers are looked up by the application's router (http_router_fn) on the first call; they
+ * run once the whole body has arrived and must end by queueing a response (http_reply_*) or by
+ * suspending (http_suspend) and later calling http_complete() from any thread.
+ *
+ * Convention: functions return 0 on success, -1 on failure. */
+#ifndef LT_HTTP_H
+#define LT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+struct http_request;
+struct http_server;
+struct MHD_Response;
+
+typedef void (*http_handler_fn)(struct http_request *req);
+
+/* Chooses the handler for a request from its method and URL; called before the body arrives.
+ * Returns NULL for "no such route" (the router itself must then have queued nothing: the layer
+ * calls not_found). */
+typedef http_handler_fn (*http_router_fn)(void *app, const char *method, const char *url);
+
+struct http_config {
+    const char *host; /* numeric IPv4/IPv6 address */
+    uint16_t port;
+    unsigned threads;             /* MHD thread pool size */
+    unsigned max_connections;
+    unsigned idle_timeout_s;
+    uint64_t max_body_bytes;
+    size_t spool_memory;          /* body bytes kept in memory before spooling to a file */
+    const char *spool_dir;        /* where spool files are created (then unlinked) */
+    size_t max_header_bytes;      /* one header line */
+    size_t max_headers_total;     /* all headers */
+    unsigned max_headers;
+    http_router_fn router;
+    http_handler_fn not_found;    /* called when the router returns NULL */
+    http_handler_fn too_large;    /* called instead of the handler when the body was too large */
+    http_handler_fn bad_headers;  /* called instead of the handler when header limits are hit */
+    void *app;
+};
+
+struct http_server *http_start(const struct http_config *cfg, char *err, size_t err_len);
+void http_stop(struct http_server *s); /* accepts NULL */
+uint16_t http_bound_port(const struct http_server *s);
+
+/* --- request accessors (valid until the request completes) --- */
+void *http_app(const struct http_request *req);
+const char *http_method(const struct http_request *req);
+const char *http_url(const struct http_request *req);
+/* Case-insensitive header lookup; NULL when absent. */
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_query(const struct http_request *req, const char *name);
+/* Iterates headers; cb returns non-zero to stop. */
+void http_each_header(const struct http_request *req,
+                      int (*cb)(void *ctx, const char *name, const char *value), void *ctx);
+uint64_t http_body_len(const struct http_request *req);
+/* In-memory body (NUL-terminated) or NULL when it was spooled to a file. */
+const char *http_body_mem(const struct http_request *req);
+/* A file descriptor positioned at 0 on the spooled body, or -1 when the body is in memory.
+ * The descriptor stays owned by the request. */
+int http_body_fd(struct http_request *req);
+/* Reads the body sequentially whatever its storage; returns bytes read, 0 at end, -1 on error.
+ * http_body_rewind() restarts from the first byte. */
+long http_body_read(struct http_request *req, void *buf, size_t cap);
+int http_body_rewind(struct http_request *req);
+
+/* Per-request handler state, freed with the request. */
+void http_set_state(struct http_request *req, void *state, void (*free_fn)(void *));
+void *http_state(const struct http_request *req);
+
+/* --- replies --- */
+/* Queues a response with a copy of body. content_type may be NULL. */
+int http_reply(struct http_request *req, unsigned status, const char *content_type,
+               const void *body, size_t len);
+/* Queues a response whose body is produced by reader(ctx, pos, buf, max) -> bytes, or -1 on
+ * error (see MHD_ContentReaderCallback); size is the total, ctx freed by free_fn. */
+int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
+                      uint64_t size, ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
+                      void *ctx, void (*free_fn)(void *));
+/* Adds a header to the response queued next (call before http_reply*). */
+int http_add_reply_header(struct http_request *req, const char *name, const char *value);
+
+/* Asynchronous completion: the handler calls http_suspend() and returns; later any thread
+ * calls http_complete() with the reply to send (copied). */
+void http_suspend(struct http_request *req);
+void http_complete(struct http_request *req, unsigned status, const char *content_type,
+                   const void *body, size_t len);
+
+#endif
