@@ -45,6 +45,18 @@ void sha256_abort(struct sha256_ctx *c)
     c->md = NULL;
 }
 
+int sha256_copy(struct sha256_ctx *dst, const struct sha256_ctx *src)
+{
+    dst->md = EVP_MD_CTX_new();
+    if (!dst->md)
+        return -1;
+    if (EVP_MD_CTX_copy_ex(dst->md, src->md) != 1) {
+        sha256_abort(dst);
+        return -1;
+    }
+    return 0;
+}
+
 int sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
 {
     unsigned int n = 0;

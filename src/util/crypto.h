@@ -22,6 +22,8 @@ int sha256_update(struct sha256_ctx *c, const void *data, size_t len);
 /* Finishes and frees the context; out gets SHA256_LEN bytes. Safe to call after a failed init. */
 int sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256_abort(struct sha256_ctx *c);
+/* Initialises dst as a copy of src's running state (for hashing two candidate lengths). */
+int sha256_copy(struct sha256_ctx *dst, const struct sha256_ctx *src);
 int sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 
 /* Lower-case hex, two digits per byte. out must hold 2*len+1 bytes. */

@@ -1,0 +1,168 @@
+/* api — /healthz, /metrics, the native JSON API (/api/v1) and the replies the HTTP layer needs
+ * before a route is known. Native API errors share one shape:
+ *   {"code": <registry code>, "error": "<NAME>", "message": "<ASCII text>"}
+ * with the registry's HTTP status. */
+#include "exchange/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "exchange/app.h"
+#include "exchange/committer.h"
+#include "exchange/vxp.h"
+#include "report/stats.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/timeutil.h"
+
+#define JSON_CT "application/json; charset=utf-8"
+
+static void reply_json(struct http_request *req, unsigned status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (!s) {
+        http_reply(req, 500, NULL, "", 0);
+        return;
+    }
+    http_reply(req, status, JSON_CT, s, strlen(s));
+    free(s);
+}
+
+static void api_error(struct http_request *req, enum lt_err e, const char *detail)
+{
+    struct buf m = {0};
+    buf_puts(&m, lt_err_msg(e));
+    if (detail)
+        buf_printf(&m, ": %s", detail);
+    reply_json(req, (unsigned)lt_err_http(e),
+               json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
+                         "message", m.data));
+    buf_free(&m);
+}
+
+void api_healthz(struct http_request *req)
+{
+    reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_metrics(struct http_request *req)
+{
+    struct app *a = http_app(req);
+    uint64_t batches = 0, jobs = 0;
+    committer_counts(a->committer, &batches, &jobs);
+    struct buf b = {0};
+    buf_printf(&b,
+               "# HELP lienthong_vxp_requests_total VXP requests received.\n"
+               "# TYPE lienthong_vxp_requests_total counter\n"
+               "lienthong_vxp_requests_total %llu\n"
+               "# HELP lienthong_vxp_failures_total VXP requests answered FAIL.\n"
+               "# TYPE lienthong_vxp_failures_total counter\n"
+               "lienthong_vxp_failures_total %llu\n"
+               "# HELP lienthong_packages_accepted_total Packages accepted, by message type.\n"
+               "# TYPE lienthong_packages_accepted_total counter\n"
+               "lienthong_packages_accepted_total{messagetype=\"edoc\"} %llu\n"
+               "lienthong_packages_accepted_total{messagetype=\"status\"} %llu\n"
+               "# HELP lienthong_acks_total updateStatus acknowledgements applied.\n"
+               "# TYPE lienthong_acks_total counter\n"
+               "lienthong_acks_total %llu\n"
+               "# HELP lienthong_commit_batches_total Durable commits (group commit batches).\n"
+               "# TYPE lienthong_commit_batches_total counter\n"
+               "lienthong_commit_batches_total %llu\n"
+               "# HELP lienthong_commit_jobs_total Jobs committed in those batches.\n"
+               "# TYPE lienthong_commit_jobs_total counter\n"
+               "lienthong_commit_jobs_total %llu\n"
+               "# HELP lienthong_uptime_seconds Seconds since the server started.\n"
+               "# TYPE lienthong_uptime_seconds gauge\n"
+               "lienthong_uptime_seconds %lld\n",
+               (unsigned long long)atomic_load(&a->metrics.requests),
+               (unsigned long long)atomic_load(&a->metrics.failures),
+               (unsigned long long)atomic_load(&a->metrics.sent_edoc),
+               (unsigned long long)atomic_load(&a->metrics.sent_status),
+               (unsigned long long)atomic_load(&a->metrics.acks), (unsigned long long)batches,
+               (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
+    http_reply(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+    buf_free(&b);
+}
+
+/* Bearer token of the operator (DATA/admin.token), compared in constant time. */
+static int authorized(struct http_request *req)
+{
+    struct app *a = http_app(req);
+    const char *h = http_header(req, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *t = h + 7;
+    return ct_equal(t, strlen(t), a->admin_token, strlen(a->admin_token));
+}
+
+void api_stats(struct http_request *req)
+{
+    struct app *a = http_app(req);
+    if (!authorized(req)) {
+        api_error(req, LT_ERR_UNAUTHORIZED, NULL);
+        return;
+    }
+    const char *from = http_query(req, "from"), *to = http_query(req, "to");
+    int64_t from_ms = 0, to_ms = 0;
+    if (from && *from && parse_local_date(from, &from_ms) != 0) {
+        api_error(req, LT_ERR_BAD_PARAMETER, "from must be YYYY-MM-DD");
+        return;
+    }
+    if (to && *to) {
+        if (parse_local_date(to, &to_ms) != 0) {
+            api_error(req, LT_ERR_BAD_PARAMETER, "to must be YYYY-MM-DD");
+            return;
+        }
+        to_ms += 24LL * 3600 * 1000; /* the whole last day */
+    }
+    struct stats_result r;
+    if (stats_collect(a->store, from_ms, to_ms, &r) != 0) {
+        api_error(req, LT_ERR_STORE_FAILED, NULL);
+        return;
+    }
+    json_t *o = stats_to_json(&r, from ? from : "", to ? to : "");
+    stats_result_clear(&r);
+    reply_json(req, 200, o);
+}
+
+void api_method_not_allowed(struct http_request *req)
+{
+    api_error(req, LT_ERR_METHOD_NOT_ALLOWED, http_method(req));
+}
+
+void api_not_found(struct http_request *req)
+{
+    api_error(req, LT_ERR_UNKNOWN_OPERATION, NULL);
+}
+
+/* Before a route is known: VXP operations get the VXP envelope, everything else the API one. */
+static void early_error(struct http_request *req, enum lt_err e)
+{
+    const struct vxp_op *op = vxp_find_op(http_url(req));
+    if (!op || strncmp(http_url(req), "/api/", 5) == 0) {
+        api_error(req, e, NULL);
+        return;
+    }
+    if (op->fail_shape == VXP_FAIL_EMPTY_BODY) {
+        http_reply(req, 404, NULL, "", 0);
+        return;
+    }
+    struct app *a = http_app(req);
+    atomic_fetch_add(&a->metrics.failures, 1);
+    size_t len;
+    char *body = vxp_render(e, NULL, vxp_fail_members(op->fail_shape), &len);
+    if (body)
+        http_reply(req, 200, JSON_CT, body, len);
+    free(body);
+}
+
+void api_too_large(struct http_request *req)
+{
+    early_error(req, LT_ERR_BODY_TOO_LARGE);
+}
+
+void api_bad_headers(struct http_request *req)
+{
+    early_error(req, LT_ERR_HEADERS_TOO_LARGE);
+}

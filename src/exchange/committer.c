@@ -1,0 +1,165 @@
+/* committer — group commit on one writer thread (see committer.h for the contract). */
+#include "exchange/committer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "util/log.h"
+
+#define MAX_BATCH 512   /* jobs in one transaction */
+#define MAX_RETRIES 8   /* soft errors (busy database) before failing the batch */
+
+struct committer {
+    struct store *st;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct commit_job *head, *tail;
+    int stopping;
+    uint64_t batches, jobs;
+};
+
+static struct commit_job *take_batch(struct committer *c)
+{
+    struct commit_job *first = c->head, *last = c->head;
+    unsigned n = 1;
+    while (last->next && n < MAX_BATCH) {
+        last = last->next;
+        n++;
+    }
+    c->head = last->next;
+    if (!c->head)
+        c->tail = NULL;
+    last->next = NULL;
+    return first;
+}
+
+/* Runs the batch in one transaction. Returns 1 when committed, 0 when it failed for good. */
+static int run_batch(struct committer *c, struct commit_job *batch)
+{
+    struct store *st = c->st;
+    for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
+        if (attempt) {
+            struct timespec ts = {0, 1000000L << (attempt < 6 ? attempt : 6)};
+            nanosleep(&ts, NULL);
+        }
+        enum store_rc rc = st->write_begin(st->cls);
+        if (rc == STORE_SOFT_ERROR)
+            continue;
+        if (rc == STORE_HARD_ERROR)
+            return 0;
+        for (struct commit_job *j = batch; j; j = j->next) {
+            rc = j->execute(st, j);
+            if (rc < 0)
+                break;
+        }
+        if (rc < 0) {
+            st->write_rollback(st->cls);
+            if (rc == STORE_SOFT_ERROR)
+                continue;
+            log_error("committer: batch failed in a job, rolled back");
+            return 0;
+        }
+        rc = st->write_commit(st->cls);
+        if (rc == STORE_ONE_RESULT || rc == STORE_NO_RESULTS)
+            return 1;
+        st->write_rollback(st->cls);
+        if (rc == STORE_HARD_ERROR) {
+            log_error("committer: commit failed");
+            return 0;
+        }
+    }
+    log_error("committer: database busy, batch failed after %d attempts", MAX_RETRIES);
+    return 0;
+}
+
+static void *committer_main(void *arg)
+{
+    struct committer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->head && !c->stopping)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (!c->head)
+            break;
+        struct commit_job *batch = take_batch(c);
+        pthread_mutex_unlock(&c->mu);
+
+        int ok = run_batch(c, batch);
+        uint64_t n = 0;
+        while (batch) {
+            struct commit_job *next = batch->next;
+            batch->next = NULL;
+            batch->done(batch, ok);
+            batch = next;
+            n++;
+        }
+        pthread_mutex_lock(&c->mu);
+        c->batches++;
+        c->jobs += n;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+struct committer *committer_start(struct store *st, char *err, size_t err_len)
+{
+    struct committer *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    c->st = st;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
+        snprintf(err, err_len, "cannot start the committer thread");
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int committer_submit(struct committer *c, struct commit_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        return -1;
+    }
+    if (c->tail)
+        c->tail->next = job;
+    else
+        c->head = job;
+    c->tail = job;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+void committer_counts(struct committer *c, uint64_t *ret_batches, uint64_t *ret_jobs)
+{
+    pthread_mutex_lock(&c->mu);
+    *ret_batches = c->batches;
+    *ret_jobs = c->jobs;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void committer_stop(struct committer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
