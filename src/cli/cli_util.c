@@ -83,13 +83,28 @@ int cli_parse_named(const char *cmd, int argc, char **argv, const struct cli_opt
             const char *bad = prev < argc ? argv[prev] : "?";
             if (c == ':')
                 return cli_misuse(cmd, usage, "option %s needs a value", bad);
-            return cli_misuse(cmd, usage, "unknown option %s", bad);
+            const char *eq = strchr(bad, '=');
+            for (size_t i = 0; eq && strncmp(bad, "--", 2) == 0 && i < n; i++)
+                if (opts[i].flag && strlen(opts[i].name) == (size_t)(eq - bad - 2) &&
+                    strncmp(bad + 2, opts[i].name, (size_t)(eq - bad - 2)) == 0)
+                    return cli_misuse(cmd, usage, "option --%s takes no value", opts[i].name);
+            return cli_misuse(cmd, usage, "unknown or ambiguous option %s", bad);
         }
         if (c == 'h') {
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
         const struct cli_opt *o = &opts[c - 1];
+        /* getopt_long accepts unambiguous abbreviations; scripts that rely on them break as soon
+         * as an option is added, so only full names are accepted. */
+        const char *tok = argv[prev];
+        size_t len = strcspn(tok + 2, "=");
+        if (strncmp(tok, "--", 2) != 0 || len != strlen(o->name) ||
+            strncmp(tok + 2, o->name, len) != 0)
+            return cli_misuse(cmd, usage, "unknown option %.*s (did you mean --%s?)",
+                              (int)(len + 2), tok, o->name);
+        if (o->value && !*optarg)
+            return cli_misuse(cmd, usage, "option --%s needs a non-empty value", o->name);
         if (o->value)
             *o->value = optarg;
         if (o->flag)
@@ -168,15 +183,12 @@ int cli_write_tx(struct store *st, const char *cmd, int (*fn)(struct store *st, 
                 continue;
             return CLI_EXIT_FAIL;
         }
+        /* A failed commit has ended (rolled back) the transaction already. */
         rc = st->write_commit(st->cls);
-        if (rc == STORE_SOFT_ERROR) {
-            st->write_rollback(st->cls);
+        if (rc == STORE_SOFT_ERROR)
             continue;
-        }
-        if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS) {
-            st->write_rollback(st->cls);
+        if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
             return cli_fail(cmd, "cannot commit the transaction; nothing was changed");
-        }
         return CLI_EXIT_OK;
     }
     return cli_fail(cmd, "the store stayed busy; nothing was changed, try again");

@@ -34,8 +34,8 @@ struct cli_opt {
 
 /* Parses argv[1..argc) against opts; argv[0] names the command in messages (e.g. "agency add",
  * see cli_parse_named) and is never parsed. "--help" or "-h" anywhere prints usage on stdout and
- * yields exit status 0. Unknown options, a missing argument, a missing required option or any
- * positional argument print a message and usage on stderr and yield 2. Otherwise returns
+ * yields exit status 0. Unknown options, a missing or empty argument, a missing required option
+ * or any positional argument print a message and usage on stderr and yield 2. Otherwise returns
  * CLI_CONTINUE with the outputs filled in. Not thread-safe (getopt state). */
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage);
 /* Same, with the command name for messages given explicitly (argv[0] is ignored). */
@@ -66,9 +66,10 @@ struct store *cli_open_store(const char *dir);
 
 /* Runs fn inside one write transaction: write_begin, fn, write_commit; rolls back when fn
  * fails. fn returns CLI_TX_OK (commit), CLI_TX_FAIL (it printed why; roll back) or
- * CLI_TX_RETRY (a soft store error: roll back and run the whole transaction again). fn may run
- * several times, so it must not print on success nor keep state between runs other than
- * through ctx it resets itself. Returns CLI_EXIT_OK or CLI_EXIT_FAIL (with a message). */
+ * CLI_TX_RETRY (a soft store error: roll back and run the whole transaction again); a soft error
+ * from write_begin or write_commit is retried the same way, a few times. fn may run several
+ * times, so it must not print on success nor keep state between runs other than through ctx it
+ * resets itself. Returns CLI_EXIT_OK or CLI_EXIT_FAIL (with a message). */
 #define CLI_TX_OK 0
 #define CLI_TX_FAIL 1
 #define CLI_TX_RETRY 2

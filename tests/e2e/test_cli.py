@@ -139,6 +139,8 @@ def misuse_exits_2_with_usage():
         ["agency", "list", "--data", d, "--bogus"],
         ["agency", "list"],
         ["agency", "list", "--data", d, "extra"],
+        ["agency", "list", "--data", ""],
+        ["agency", "list", "--data=" + d, "--js"],
         ["agency", "add", "--data", d, "--name", "No id"],
         ["agency", "add", "--data", d, "--id", "000.00.00.H34"],
         ["agency", "add", "--data", d, "--id", "bad id!", "--name", "x"],
