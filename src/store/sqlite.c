@@ -1,0 +1,1831 @@
+/* sqlite — the SQLite implementation of the store interface (store.h).
+ *
+ * Files: <data_dir>/lienthong.db (+ -wal, -shm), WAL journal, synchronous=FULL so that a commit
+ * is on disk (fsync) when write_commit returns. busy_timeout lets the CLI work on the database
+ * while the server runs.
+ *
+ * Connections:
+ *  - ONE write connection, guarded by a mutex that write_begin takes (then BEGIN IMMEDIATE) and
+ *    write_commit/write_rollback release. The thread holding it is remembered in a thread-local
+ *    variable: every read function called from that thread while its transaction is open runs on
+ *    the write connection, so it sees the transaction's own uncommitted writes (the committer
+ *    looks up routes and duplicates inside its batch).
+ *  - A pool of read-only connections (up to POOL_MAX kept, opened lazily) for every other read.
+ *    Under WAL they read the last committed state concurrently with the writer. A thread that
+ *    already holds a pool connection (a read called from a list callback) gets an extra one
+ *    instead of waiting, so nested reads cannot deadlock the pool.
+ * Prepared statements are cached per connection (SQLITE_PREPARE_PERSISTENT) and reset after use;
+ * a statement that is already running on that connection (nested use from a callback) is
+ * prepared afresh for the nested call and finalized after it.
+ *
+ * Package bytes live in package_chunk rows of STORE_CHUNK_SIZE bytes (the last one shorter);
+ * package_read reads only the bytes asked for, through incremental blob I/O.
+ *
+ * Errors: SQLITE_BUSY / SQLITE_LOCKED -> STORE_SOFT_ERROR, anything else -> STORE_HARD_ERROR,
+ * logged with the SQLite message. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "audit/chain.h"
+#include "store/sqlite_schema.h"
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define POOL_MAX 8
+#define BUSY_TIMEOUT_MS 10000
+#define WRITE_CACHE_KIB 32768
+#define READ_CACHE_KIB 8192
+#define INBOX_DEFAULT_LIMIT 1000
+#define SENT_DEFAULT_LIMIT 500
+#define SENT_MAX_LIMIT 5000
+
+/* ---- SQL: one named statement each ---------------------------------------------------------- */
+
+static const char sql_begin_immediate[] = "BEGIN IMMEDIATE";
+static const char sql_begin_read[] = "BEGIN";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_savepoint[] = "SAVEPOINT package_insert";
+static const char sql_release[] = "RELEASE package_insert";
+static const char sql_rollback_to[] = "ROLLBACK TO package_insert";
+
+static const char sql_agency_put[] =
+    "INSERT INTO agency (id, name, parent_id, mail, mobile, fax, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,"
+    " mail = excluded.mail, mobile = excluded.mobile, fax = excluded.fax,"
+    " updated_ms = excluded.updated_ms";
+static const char sql_agency_get[] =
+    "SELECT id, name, parent_id, mail, mobile, fax, created_ms, updated_ms"
+    " FROM agency WHERE id = ?1";
+static const char sql_agency_list[] =
+    "SELECT id, name, parent_id, mail, mobile, fax, created_ms, updated_ms"
+    " FROM agency ORDER BY id";
+static const char sql_agency_refs[] = "SELECT (SELECT COUNT(*) FROM agency WHERE parent_id = ?1)"
+                                      " + (SELECT COUNT(*) FROM system WHERE agency_id = ?1)"
+                                      " + (SELECT COUNT(*) FROM system_serves WHERE organ_id = ?1)";
+static const char sql_agency_delete[] = "DELETE FROM agency WHERE id = ?1";
+
+/* A NULL secret on update keeps the configured one. */
+static const char sql_system_put[] =
+    "INSERT INTO system (id, agency_id, status, secret, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT secret FROM system WHERE id = ?1)), ?5, ?6)"
+    " ON CONFLICT (id) DO UPDATE SET agency_id = excluded.agency_id, status = excluded.status,"
+    " secret = excluded.secret, updated_ms = excluded.updated_ms";
+static const char sql_system_get[] =
+    "SELECT id, agency_id, status, secret, created_ms, updated_ms FROM system WHERE id = ?1";
+static const char sql_system_list[] =
+    "SELECT id, agency_id, status, secret, created_ms, updated_ms FROM system ORDER BY id";
+static const char sql_system_delete[] = "DELETE FROM system WHERE id = ?1";
+
+static const char sql_serves_of_system[] =
+    "SELECT organ_id FROM system_serves WHERE system_id = ?1 ORDER BY organ_id";
+static const char sql_serves_delete_system[] = "DELETE FROM system_serves WHERE system_id = ?1";
+static const char sql_serves_get[] = "SELECT system_id FROM system_serves WHERE organ_id = ?1";
+static const char sql_serves_insert[] =
+    "INSERT INTO system_serves (organ_id, system_id) VALUES (?1, ?2)";
+static const char sql_serves_delete[] =
+    "DELETE FROM system_serves WHERE system_id = ?1 AND organ_id = ?2";
+
+#define PKG_COLS                                                                                   \
+    "p.id, p.sender_system, p.messagetype, p.from_organ, p.sha256, p.size, p.created_ms,"          \
+    " p.subject, p.code_number, p.code_notation, p.document_id, p.business_doc_type,"              \
+    " p.status_code, p.has_signature, p.n_attachments"
+#define PKG_NCOLS 15
+#define DLV_COLS                                                                                   \
+    "d.id, d.package_id, d.recipient_organ, d.recipient_system, d.messagetype, d.state,"           \
+    " d.created_ms, d.updated_ms"
+#define DLV_NCOLS 8
+
+static const char sql_package_find_recent[] =
+    "SELECT id FROM package WHERE sender_system = ?1 AND sha256 = ?2 AND created_ms >= ?3"
+    " ORDER BY created_ms DESC LIMIT 1";
+static const char sql_package_insert[] =
+    "INSERT INTO package (id, sender_system, messagetype, from_organ, sha256, size, created_ms,"
+    " subject, code_number, code_notation, document_id, business_doc_type, status_code,"
+    " has_signature, n_attachments)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+static const char sql_package_get[] = "SELECT " PKG_COLS " FROM package p WHERE p.id = ?1";
+static const char sql_package_size[] = "SELECT size FROM package WHERE id = ?1";
+static const char sql_chunk_insert[] =
+    "INSERT INTO package_chunk (package_id, seq, data) VALUES (?1, ?2, ?3)";
+/* rowid: for incremental blob reads of just the bytes needed (SQLite only, not in the shape). */
+static const char sql_chunk_range[] = "SELECT rowid, seq FROM package_chunk"
+                                      " WHERE package_id = ?1 AND seq >= ?2 AND seq <= ?3"
+                                      " ORDER BY seq";
+
+static const char sql_delivery_insert[] =
+    "INSERT INTO delivery (id, package_id, recipient_organ, recipient_system, messagetype, state,"
+    " created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char sql_delivery_get[] = "SELECT " DLV_COLS " FROM delivery d WHERE d.id = ?1";
+static const char sql_delivery_set_state[] =
+    "UPDATE delivery SET state = ?2, updated_ms = ?3 WHERE id = ?1";
+/* Pending = every state but done (2): written as IN so that the inbox index is used. */
+static const char sql_inbox_list_any[] =
+    "SELECT " DLV_COLS ", " PKG_COLS " FROM delivery d JOIN package p ON p.id = d.package_id"
+    " WHERE d.recipient_system = ?1 AND d.state IN (0, 1, 3)"
+    " ORDER BY d.created_ms, d.id LIMIT ?2";
+static const char sql_inbox_list_type[] =
+    "SELECT " DLV_COLS ", " PKG_COLS " FROM delivery d JOIN package p ON p.id = d.package_id"
+    " WHERE d.recipient_system = ?1 AND d.state IN (0, 1, 3) AND d.messagetype = ?3"
+    " ORDER BY d.created_ms, d.id LIMIT ?2";
+static const char sql_inbox_count_any[] =
+    "SELECT COUNT(*) FROM delivery WHERE recipient_system = ?1 AND state IN (0, 1, 3)";
+static const char sql_inbox_count_type[] = "SELECT COUNT(*) FROM delivery"
+                                           " WHERE recipient_system = ?1 AND state IN (0, 1, 3)"
+                                           " AND messagetype = ?2";
+/* Packages newest first (limit/offset count packages), each with its deliveries. */
+static const char sql_sent_list[] =
+    "SELECT " PKG_COLS ", " DLV_COLS " FROM"
+    " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"
+    "  AND (?3 IS NULL OR id = ?3) AND (?4 = 0 OR created_ms >= ?4)"
+    "  AND (?5 = 0 OR created_ms < ?5)"
+    "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"
+    " LEFT JOIN delivery d ON d.package_id = p.id"
+    " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id";
+
+static const char sql_txlog_insert[] =
+    "INSERT INTO txlog (seq, time_ms, actor, operation, package_id, content_sha256, outcome,"
+    " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char sql_txlog_scan[] =
+    "SELECT seq, time_ms, actor, operation, package_id, content_sha256, outcome, prev_hash, hash"
+    " FROM txlog ORDER BY seq";
+static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?1";
+static const char sql_meta_put[] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+                                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/* Per organ: packages sent (by from_organ) and deliveries received (by recipient_organ) created
+ * in [?1, ?2) (0 = unbounded), with the agency name when registered. */
+#define PERIOD "(?1 = 0 OR created_ms >= ?1) AND (?2 = 0 OR created_ms < ?2)"
+static const char sql_stats[] =
+    "SELECT o.organ, a.name,"
+    " COALESCE(s.edoc, 0), COALESCE(s.status, 0), COALESCE(s.signed, 0),"
+    " COALESCE(r.edoc, 0), COALESCE(r.status, 0),"
+    " COALESCE(r.st0, 0), COALESCE(r.st1, 0), COALESCE(r.st2, 0), COALESCE(r.st3, 0)"
+    " FROM (SELECT from_organ AS organ FROM package WHERE " PERIOD
+    "       UNION SELECT recipient_organ FROM delivery WHERE " PERIOD ") o"
+    " LEFT JOIN (SELECT from_organ AS organ,"
+    "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
+    "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status,"
+    "   SUM(CASE WHEN messagetype = 0 AND has_signature <> 0 THEN 1 ELSE 0 END) AS signed"
+    "   FROM package WHERE " PERIOD " GROUP BY from_organ) s ON s.organ = o.organ"
+    " LEFT JOIN (SELECT recipient_organ AS organ,"
+    "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
+    "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status,"
+    "   SUM(CASE WHEN state = 0 THEN 1 ELSE 0 END) AS st0,"
+    "   SUM(CASE WHEN state = 1 THEN 1 ELSE 0 END) AS st1,"
+    "   SUM(CASE WHEN state = 2 THEN 1 ELSE 0 END) AS st2,"
+    "   SUM(CASE WHEN state = 3 THEN 1 ELSE 0 END) AS st3"
+    "   FROM delivery WHERE " PERIOD " GROUP BY recipient_organ) r ON r.organ = o.organ"
+    " LEFT JOIN agency a ON a.id = o.organ"
+    " ORDER BY o.organ";
+
+enum stmt_id {
+    S_BEGIN_IMMEDIATE,
+    S_BEGIN_READ,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_AGENCY_PUT,
+    S_AGENCY_GET,
+    S_AGENCY_LIST,
+    S_AGENCY_REFS,
+    S_AGENCY_DELETE,
+    S_SYSTEM_PUT,
+    S_SYSTEM_GET,
+    S_SYSTEM_LIST,
+    S_SYSTEM_DELETE,
+    S_SERVES_OF_SYSTEM,
+    S_SERVES_DELETE_SYSTEM,
+    S_SERVES_GET,
+    S_SERVES_INSERT,
+    S_SERVES_DELETE,
+    S_PACKAGE_FIND_RECENT,
+    S_PACKAGE_INSERT,
+    S_PACKAGE_GET,
+    S_PACKAGE_SIZE,
+    S_CHUNK_INSERT,
+    S_CHUNK_RANGE,
+    S_DELIVERY_INSERT,
+    S_DELIVERY_GET,
+    S_DELIVERY_SET_STATE,
+    S_INBOX_LIST_ANY,
+    S_INBOX_LIST_TYPE,
+    S_INBOX_COUNT_ANY,
+    S_INBOX_COUNT_TYPE,
+    S_SENT_LIST,
+    S_TXLOG_INSERT,
+    S_TXLOG_SCAN,
+    S_META_GET,
+    S_META_PUT,
+    S_STATS,
+    S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+    [S_BEGIN_IMMEDIATE] = sql_begin_immediate,
+    [S_BEGIN_READ] = sql_begin_read,
+    [S_COMMIT] = sql_commit,
+    [S_ROLLBACK] = sql_rollback,
+    [S_SAVEPOINT] = sql_savepoint,
+    [S_RELEASE] = sql_release,
+    [S_ROLLBACK_TO] = sql_rollback_to,
+    [S_AGENCY_PUT] = sql_agency_put,
+    [S_AGENCY_GET] = sql_agency_get,
+    [S_AGENCY_LIST] = sql_agency_list,
+    [S_AGENCY_REFS] = sql_agency_refs,
+    [S_AGENCY_DELETE] = sql_agency_delete,
+    [S_SYSTEM_PUT] = sql_system_put,
+    [S_SYSTEM_GET] = sql_system_get,
+    [S_SYSTEM_LIST] = sql_system_list,
+    [S_SYSTEM_DELETE] = sql_system_delete,
+    [S_SERVES_OF_SYSTEM] = sql_serves_of_system,
+    [S_SERVES_DELETE_SYSTEM] = sql_serves_delete_system,
+    [S_SERVES_GET] = sql_serves_get,
+    [S_SERVES_INSERT] = sql_serves_insert,
+    [S_SERVES_DELETE] = sql_serves_delete,
+    [S_PACKAGE_FIND_RECENT] = sql_package_find_recent,
+    [S_PACKAGE_INSERT] = sql_package_insert,
+    [S_PACKAGE_GET] = sql_package_get,
+    [S_PACKAGE_SIZE] = sql_package_size,
+    [S_CHUNK_INSERT] = sql_chunk_insert,
+    [S_CHUNK_RANGE] = sql_chunk_range,
+    [S_DELIVERY_INSERT] = sql_delivery_insert,
+    [S_DELIVERY_GET] = sql_delivery_get,
+    [S_DELIVERY_SET_STATE] = sql_delivery_set_state,
+    [S_INBOX_LIST_ANY] = sql_inbox_list_any,
+    [S_INBOX_LIST_TYPE] = sql_inbox_list_type,
+    [S_INBOX_COUNT_ANY] = sql_inbox_count_any,
+    [S_INBOX_COUNT_TYPE] = sql_inbox_count_type,
+    [S_SENT_LIST] = sql_sent_list,
+    [S_TXLOG_INSERT] = sql_txlog_insert,
+    [S_TXLOG_SCAN] = sql_txlog_scan,
+    [S_META_GET] = sql_meta_get,
+    [S_META_PUT] = sql_meta_put,
+    [S_STATS] = sql_stats,
+};
+
+static const char meta_txlog_head[] = "txlog.head"; /* value "<seq> <hash>" */
+
+/* ---- connections and statements ------------------------------------------------------------- */
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S__COUNT];
+    unsigned char busy[S__COUNT]; /* the cached statement is in use */
+};
+
+struct sq {
+    struct store pub; /* pub.cls == this */
+    char *path;
+
+    pthread_mutex_t wlock; /* held from write_begin to commit/rollback */
+    struct conn w;
+
+    pthread_mutex_t plock;
+    pthread_cond_t pcond;
+    struct conn *idle[POOL_MAX];
+    int n_idle, n_open;
+};
+
+/* The store whose write transaction this thread holds (NULL when none). */
+static _Thread_local struct sq *tl_writer;
+/* Pool connections this thread holds (so that nested reads never wait for the pool). */
+static _Thread_local int tl_pool_held;
+
+static enum store_rc rc_of(int rc)
+{
+    int base = rc & 0xff;
+    return base == SQLITE_BUSY || base == SQLITE_LOCKED ? STORE_SOFT_ERROR : STORE_HARD_ERROR;
+}
+
+static enum store_rc fail(struct conn *c, int rc, const char *what)
+{
+    log_error("store: %s failed: %s (%d)", what, sqlite3_errmsg(c->db), rc);
+    return rc_of(rc);
+}
+
+static void conn_close(struct conn *c)
+{
+    for (int i = 0; i < S__COUNT; i++)
+        if (c->st[i])
+            sqlite3_finalize(c->st[i]);
+    memset(c->st, 0, sizeof c->st);
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static int conn_exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int conn_open(struct conn *c, const char *path, int readonly, char *err, size_t err_len)
+{
+    memset(c, 0, sizeof *c);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open %s: %s", path,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
+        return -1;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d",
+             readonly ? READ_CACHE_KIB : WRITE_CACHE_KIB);
+    if (conn_exec(c->db, "PRAGMA foreign_keys = ON", err, err_len) != 0 ||
+        conn_exec(c->db, pragma, err, err_len) != 0) {
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* The statement id on c, ready to bind; NULL on error (logged). Release with st_put. */
+static sqlite3_stmt *st_get(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = NULL;
+    if (c->st[id] && !c->busy[id]) {
+        c->busy[id] = 1;
+        return c->st[id];
+    }
+    int persistent = !c->st[id];
+    int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &st, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: cannot prepare statement %d: %s", (int)id, sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    if (persistent) {
+        c->st[id] = st;
+        c->busy[id] = 1;
+    }
+    return st;
+}
+
+static void st_put(struct conn *c, enum stmt_id id, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    if (st == c->st[id]) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        c->busy[id] = 0;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+/* Runs a statement without parameters or rows (BEGIN, COMMIT...). */
+static int st_run(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = st_get(c, id);
+    if (!st)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st);
+    st_put(c, id, st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* ---- the read pool -------------------------------------------------------------------------- */
+
+struct rd {
+    struct sq *q;
+    struct conn *c;
+    int pooled; /* c came from the pool */
+    int tx;     /* a read transaction was opened on c */
+};
+
+/* Picks the connection for a read: the write connection for the writer thread inside its
+ * transaction, a pool connection otherwise. With want_tx, several statements on a pool
+ * connection see one snapshot. */
+static enum store_rc rd_open(struct sq *q, struct rd *r, int want_tx)
+{
+    memset(r, 0, sizeof *r);
+    r->q = q;
+    if (tl_writer == q) {
+        r->c = &q->w;
+        return STORE_ONE_RESULT;
+    }
+    struct conn *c = NULL;
+    pthread_mutex_lock(&q->plock);
+    while (q->n_idle == 0 && q->n_open >= POOL_MAX && tl_pool_held == 0)
+        pthread_cond_wait(&q->pcond, &q->plock);
+    if (q->n_idle > 0)
+        c = q->idle[--q->n_idle];
+    else
+        q->n_open++;
+    pthread_mutex_unlock(&q->plock);
+    if (!c) {
+        char err[256];
+        c = malloc(sizeof *c);
+        if (!c || conn_open(c, q->path, 1, err, sizeof err) != 0) {
+            if (c)
+                log_error("store: read connection: %s", err);
+            free(c);
+            pthread_mutex_lock(&q->plock);
+            q->n_open--;
+            pthread_cond_signal(&q->pcond);
+            pthread_mutex_unlock(&q->plock);
+            return STORE_HARD_ERROR;
+        }
+    }
+    tl_pool_held++;
+    r->c = c;
+    r->pooled = 1;
+    if (want_tx) {
+        int rc = st_run(c, S_BEGIN_READ);
+        if (rc != SQLITE_OK) {
+            enum store_rc ret = fail(c, rc, "BEGIN (read)");
+            r->tx = 0;
+            pthread_mutex_lock(&q->plock);
+            q->idle[q->n_idle++] = c;
+            pthread_cond_signal(&q->pcond);
+            pthread_mutex_unlock(&q->plock);
+            tl_pool_held--;
+            return ret;
+        }
+        r->tx = 1;
+    }
+    return STORE_ONE_RESULT;
+}
+
+static void rd_close(struct rd *r)
+{
+    if (!r->pooled)
+        return;
+    struct sq *q = r->q;
+    if (r->tx && st_run(r->c, S_COMMIT) != SQLITE_OK)
+        st_run(r->c, S_ROLLBACK);
+    tl_pool_held--;
+    pthread_mutex_lock(&q->plock);
+    if (q->n_open > POOL_MAX || q->n_idle >= POOL_MAX) {
+        q->n_open--;
+        pthread_mutex_unlock(&q->plock);
+        conn_close(r->c);
+        free(r->c);
+        pthread_mutex_lock(&q->plock);
+    } else {
+        q->idle[q->n_idle++] = r->c;
+    }
+    pthread_cond_signal(&q->pcond);
+    pthread_mutex_unlock(&q->plock);
+}
+
+/* The write connection when this thread holds the write transaction, else NULL (logged). */
+static struct conn *writer(struct sq *q, const char *what)
+{
+    if (tl_writer == q)
+        return &q->w;
+    log_error("store: %s called outside a write transaction", what);
+    return NULL;
+}
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+static enum store_rc sq_write_begin(void *cls)
+{
+    struct sq *q = cls;
+    if (tl_writer == q) {
+        log_error("store: write_begin inside a write transaction");
+        return STORE_HARD_ERROR;
+    }
+    pthread_mutex_lock(&q->wlock);
+    int rc = st_run(&q->w, S_BEGIN_IMMEDIATE);
+    if (rc != SQLITE_OK) {
+        enum store_rc ret = fail(&q->w, rc, "BEGIN IMMEDIATE");
+        pthread_mutex_unlock(&q->wlock);
+        return ret;
+    }
+    tl_writer = q;
+    return STORE_ONE_RESULT;
+}
+
+/* Ends the transaction whatever happens: on a failed COMMIT it is rolled back. */
+static enum store_rc sq_write_commit(void *cls)
+{
+    struct sq *q = cls;
+    if (tl_writer != q) {
+        log_error("store: write_commit without write_begin");
+        return STORE_HARD_ERROR;
+    }
+    enum store_rc ret = STORE_ONE_RESULT;
+    int rc = st_run(&q->w, S_COMMIT);
+    if (rc != SQLITE_OK) {
+        ret = fail(&q->w, rc, "COMMIT");
+        if (!sqlite3_get_autocommit(q->w.db))
+            st_run(&q->w, S_ROLLBACK);
+    }
+    tl_writer = NULL;
+    pthread_mutex_unlock(&q->wlock);
+    return ret;
+}
+
+static void sq_write_rollback(void *cls)
+{
+    struct sq *q = cls;
+    if (tl_writer != q)
+        return;
+    if (!sqlite3_get_autocommit(q->w.db)) {
+        int rc = st_run(&q->w, S_ROLLBACK);
+        if (rc != SQLITE_OK)
+            fail(&q->w, rc, "ROLLBACK");
+    }
+    tl_writer = NULL;
+    pthread_mutex_unlock(&q->wlock);
+}
+
+/* ---- registry ------------------------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+static void agency_row(sqlite3_stmt *st, struct store_agency *a)
+{
+    a->id = (char *)col_text(st, 0);
+    a->name = (char *)col_text(st, 1);
+    a->parent_id = (char *)col_text(st, 2);
+    a->mail = (char *)col_text(st, 3);
+    a->mobile = (char *)col_text(st, 4);
+    a->fax = (char *)col_text(st, 5);
+    a->created_ms = sqlite3_column_int64(st, 6);
+    a->updated_ms = sqlite3_column_int64(st, 7);
+}
+
+static enum store_rc sq_agency_put(void *cls, const struct store_agency *a)
+{
+    struct conn *c = writer(cls, "agency_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!a->id || !a->name)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_AGENCY_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, a->id);
+    bind_text(st, 2, a->name);
+    bind_text(st, 3, a->parent_id);
+    bind_text(st, 4, a->mail);
+    bind_text(st, 5, a->mobile);
+    bind_text(st, 6, a->fax);
+    sqlite3_bind_int64(st, 7, a->created_ms ? a->created_ms : now);
+    sqlite3_bind_int64(st, 8, a->updated_ms ? a->updated_ms : now);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "agency_put");
+    st_put(c, S_AGENCY_PUT, st);
+    return ret;
+}
+
+static enum store_rc sq_agency_get(void *cls, const char *id, struct store_agency *ret_a)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_AGENCY_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_agency a, out = {0};
+        int oom = 0;
+        agency_row(st, &a);
+        out.id = dup_or_null(a.id, &oom);
+        out.name = dup_or_null(a.name, &oom);
+        out.parent_id = dup_or_null(a.parent_id, &oom);
+        out.mail = dup_or_null(a.mail, &oom);
+        out.mobile = dup_or_null(a.mobile, &oom);
+        out.fax = dup_or_null(a.fax, &oom);
+        out.created_ms = a.created_ms;
+        out.updated_ms = a.updated_ms;
+        if (oom) {
+            store_agency_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_a = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "agency_get");
+    }
+    st_put(r.c, S_AGENCY_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_agency_list(void *cls, store_agency_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_AGENCY_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_agency a;
+        agency_row(st, &a);
+        if (cb(ctx, &a) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "agency_list");
+    st_put(r.c, S_AGENCY_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* Runs a statement binding one or two texts; ret_changes gets the rows changed. */
+static int run_text2(struct conn *c, enum stmt_id id, const char *a, const char *b,
+                     int *ret_changes)
+{
+    sqlite3_stmt *st = st_get(c, id);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, a);
+    if (b)
+        bind_text(st, 2, b);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        if (ret_changes)
+            *ret_changes = sqlite3_changes(c->db);
+    }
+    st_put(c, id, st);
+    return rc;
+}
+
+/* A single-integer query binding one text. */
+static int query_int(struct conn *c, enum stmt_id id, const char *a, int64_t *ret, int *ret_found)
+{
+    sqlite3_stmt *st = st_get(c, id);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, a);
+    int rc = sqlite3_step(st);
+    *ret_found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    st_put(c, id, st);
+    return rc;
+}
+
+static enum store_rc sq_agency_remove(void *cls, const char *id)
+{
+    struct conn *c = writer(cls, "agency_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int64_t refs = 0;
+    int found = 0, changes = 0;
+    int rc = query_int(c, S_AGENCY_REFS, id, &refs, &found);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "agency_remove");
+    if (refs > 0) {
+        log_warn("store: agency %s is still referred to (%" PRId64 " references)", id, refs);
+        return STORE_HARD_ERROR;
+    }
+    rc = run_text2(c, S_AGENCY_DELETE, id, NULL, &changes);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "agency_remove");
+    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+}
+
+static void system_row(sqlite3_stmt *st, struct store_system *s)
+{
+    s->id = (char *)col_text(st, 0);
+    s->agency_id = (char *)col_text(st, 1);
+    s->status = (enum store_system_status)sqlite3_column_int(st, 2);
+    s->secret = (char *)col_text(st, 3);
+    s->created_ms = sqlite3_column_int64(st, 4);
+    s->updated_ms = sqlite3_column_int64(st, 5);
+}
+
+static enum store_rc sq_system_put(void *cls, const struct store_system *s)
+{
+    struct conn *c = writer(cls, "system_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!s->id || !s->agency_id)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_SYSTEM_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, s->id);
+    bind_text(st, 2, s->agency_id);
+    sqlite3_bind_int(st, 3, (int)s->status);
+    bind_text(st, 4, s->secret);
+    sqlite3_bind_int64(st, 5, s->created_ms ? s->created_ms : now);
+    sqlite3_bind_int64(st, 6, s->updated_ms ? s->updated_ms : now);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "system_put");
+    st_put(c, S_SYSTEM_PUT, st);
+    return ret;
+}
+
+static enum store_rc sq_system_get(void *cls, const char *id, struct store_system *ret_s)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SYSTEM_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_system s, out = {0};
+        int oom = 0;
+        system_row(st, &s);
+        out.id = dup_or_null(s.id, &oom);
+        out.agency_id = dup_or_null(s.agency_id, &oom);
+        out.status = s.status;
+        out.secret = dup_or_null(s.secret, &oom);
+        out.created_ms = s.created_ms;
+        out.updated_ms = s.updated_ms;
+        if (oom) {
+            store_system_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_s = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "system_get");
+    }
+    st_put(r.c, S_SYSTEM_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* The organs a system serves, as a malloc'ed array of malloc'ed strings. */
+static int serves_of(struct conn *c, const char *system_id, char ***ret, size_t *ret_n)
+{
+    sqlite3_stmt *st = st_get(c, S_SERVES_OF_SYSTEM);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, system_id);
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if (!(v[n] = strdup(col_text(st, 0)))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        n++;
+    }
+    st_put(c, S_SERVES_OF_SYSTEM, st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < n; i++)
+            free(v[i]);
+        free(v);
+        return rc;
+    }
+    *ret = v;
+    *ret_n = n;
+    return SQLITE_OK;
+}
+
+static enum store_rc sq_system_list(void *cls, store_system_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 1);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SYSTEM_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_system s;
+        system_row(st, &s);
+        char **serves = NULL;
+        size_t n = 0;
+        rc = serves_of(r.c, s.id, &serves, &n);
+        if (rc != SQLITE_OK)
+            break;
+        int stop = cb(ctx, &s, serves, n);
+        for (size_t i = 0; i < n; i++)
+            free(serves[i]);
+        free(serves);
+        if (stop) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "system_list");
+    st_put(r.c, S_SYSTEM_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_system_remove(void *cls, const char *id)
+{
+    struct conn *c = writer(cls, "system_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int changes = 0;
+    int rc = run_text2(c, S_SERVES_DELETE_SYSTEM, id, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = run_text2(c, S_SYSTEM_DELETE, id, NULL, &changes);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "system_remove");
+    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+}
+
+/* The system serving organ_id into ret (STORE_ID_MAX + 1 bytes); *ret_found 0 when none. */
+static int serves_lookup(struct conn *c, const char *organ_id, char *ret, int *ret_found)
+{
+    sqlite3_stmt *st = st_get(c, S_SERVES_GET);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, organ_id);
+    int rc = sqlite3_step(st);
+    *ret_found = 0;
+    if (rc == SQLITE_ROW) {
+        const char *sys = col_text(st, 0);
+        if (strlen(sys) > STORE_ID_MAX) {
+            rc = SQLITE_TOOBIG;
+        } else {
+            strcpy(ret, sys);
+            *ret_found = 1;
+            rc = SQLITE_OK;
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    st_put(c, S_SERVES_GET, st);
+    return rc;
+}
+
+static enum store_rc sq_serves_add(void *cls, const char *system_id, const char *organ_id)
+{
+    struct conn *c = writer(cls, "serves_add");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!system_id || !organ_id || strlen(organ_id) > STORE_ID_MAX)
+        return STORE_HARD_ERROR;
+    char cur[STORE_ID_MAX + 1];
+    int found = 0;
+    int rc = serves_lookup(c, organ_id, cur, &found);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "serves_add");
+    if (found)
+        return strcmp(cur, system_id) == 0 ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    rc = run_text2(c, S_SERVES_INSERT, organ_id, system_id, NULL);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "serves_add");
+    return STORE_ONE_RESULT;
+}
+
+static enum store_rc sq_serves_remove(void *cls, const char *system_id, const char *organ_id)
+{
+    struct conn *c = writer(cls, "serves_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int changes = 0;
+    int rc = run_text2(c, S_SERVES_DELETE, system_id, organ_id, &changes);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "serves_remove");
+    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+}
+
+static enum store_rc sq_route(void *cls, const char *organ_id, char *ret_system_id)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    int found = 0;
+    int rc = serves_lookup(r.c, organ_id, ret_system_id, &found);
+    ret = rc != SQLITE_OK ? fail(r.c, rc, "route") : found ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    rd_close(&r);
+    return ret;
+}
+
+/* ---- packages ------------------------------------------------------------------------------- */
+
+static void package_row(sqlite3_stmt *st, int base, struct store_package *p)
+{
+    p->id = (char *)col_text(st, base + 0);
+    p->sender_system = (char *)col_text(st, base + 1);
+    p->messagetype = (enum store_msgtype)sqlite3_column_int(st, base + 2);
+    p->from_organ = (char *)col_text(st, base + 3);
+    p->sha256 = (char *)col_text(st, base + 4);
+    p->size = sqlite3_column_int64(st, base + 5);
+    p->created_ms = sqlite3_column_int64(st, base + 6);
+    p->subject = (char *)col_text(st, base + 7);
+    p->code_number = (char *)col_text(st, base + 8);
+    p->code_notation = (char *)col_text(st, base + 9);
+    p->document_id = (char *)col_text(st, base + 10);
+    p->business_doc_type = (char *)col_text(st, base + 11);
+    p->status_code = (char *)col_text(st, base + 12);
+    p->has_signature = sqlite3_column_int(st, base + 13);
+    p->n_attachments = sqlite3_column_int(st, base + 14);
+}
+
+static void delivery_row(sqlite3_stmt *st, int base, struct store_delivery *d)
+{
+    d->id = (char *)col_text(st, base + 0);
+    d->package_id = (char *)col_text(st, base + 1);
+    d->recipient_organ = (char *)col_text(st, base + 2);
+    d->recipient_system = (char *)col_text(st, base + 3);
+    d->messagetype = (enum store_msgtype)sqlite3_column_int(st, base + 4);
+    d->state = (enum store_delivery_state)sqlite3_column_int(st, base + 5);
+    d->created_ms = sqlite3_column_int64(st, base + 6);
+    d->updated_ms = sqlite3_column_int64(st, base + 7);
+}
+
+static enum store_rc sq_package_find_recent(void *cls, const char *sender_system,
+                                            const char *sha256, int64_t since_ms, char *ret_id)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PACKAGE_FIND_RECENT);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, sender_system);
+    bind_text(st, 2, sha256);
+    sqlite3_bind_int64(st, 3, since_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *id = col_text(st, 0);
+        if (strlen(id) >= DOCID_HEX_SIZE) {
+            ret = STORE_HARD_ERROR;
+        } else {
+            strcpy(ret_id, id);
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "package_find_recent");
+    }
+    st_put(r.c, S_PACKAGE_FIND_RECENT, st);
+    rd_close(&r);
+    return ret;
+}
+
+static int is_lower_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int insert_package_row(struct conn *c, const struct store_package *p)
+{
+    sqlite3_stmt *st = st_get(c, S_PACKAGE_INSERT);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, p->id);
+    bind_text(st, 2, p->sender_system);
+    sqlite3_bind_int(st, 3, (int)p->messagetype);
+    bind_text(st, 4, p->from_organ);
+    bind_text(st, 5, p->sha256);
+    sqlite3_bind_int64(st, 6, p->size);
+    sqlite3_bind_int64(st, 7, p->created_ms ? p->created_ms : now_ms());
+    bind_text(st, 8, p->subject);
+    bind_text(st, 9, p->code_number);
+    bind_text(st, 10, p->code_notation);
+    bind_text(st, 11, p->document_id);
+    bind_text(st, 12, p->business_doc_type);
+    bind_text(st, 13, p->status_code);
+    sqlite3_bind_int(st, 14, p->has_signature ? 1 : 0);
+    sqlite3_bind_int(st, 15, p->n_attachments);
+    int rc = sqlite3_step(st);
+    st_put(c, S_PACKAGE_INSERT, st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int insert_chunk(struct conn *c, const char *id, int64_t seq, const void *data, size_t n)
+{
+    sqlite3_stmt *st = st_get(c, S_CHUNK_INSERT);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_blob(st, 3, data, (int)n, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    st_put(c, S_CHUNK_INSERT, st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Inside a savepoint, so that a refused package leaves nothing behind even if the caller goes
+ * on to commit the rest of its batch. */
+static enum store_rc sq_package_insert(void *cls, const struct store_package *pkg,
+                                       store_read_fn read, void *read_ctx)
+{
+    struct conn *c = writer(cls, "package_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!pkg->id || !pkg->sender_system || !pkg->from_organ || !is_lower_hex64(pkg->sha256) ||
+        pkg->size < 0) {
+        log_error("store: package_insert: incomplete package metadata");
+        return STORE_HARD_ERROR;
+    }
+    int rc = st_run(c, S_SAVEPOINT);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "package_insert savepoint");
+
+    enum store_rc ret = STORE_HARD_ERROR;
+    struct sha256_ctx sha = {0};
+    uint8_t *chunk = malloc(STORE_CHUNK_SIZE);
+    int64_t total = 0, seq = 0;
+    if (!chunk || sha256_init(&sha) != 0) {
+        log_error("store: package_insert: out of memory");
+        goto out;
+    }
+    rc = insert_package_row(c, pkg);
+    if (rc != SQLITE_OK) {
+        ret = fail(c, rc, "package_insert");
+        goto out;
+    }
+    for (int eof = 0; !eof;) {
+        size_t fill = 0;
+        while (fill < STORE_CHUNK_SIZE) {
+            long n = read(read_ctx, chunk + fill, STORE_CHUNK_SIZE - fill);
+            if (n < 0 || (size_t)n > STORE_CHUNK_SIZE - fill) {
+                log_error("store: package_insert %s: reading the bytes failed", pkg->id);
+                goto out;
+            }
+            if (n == 0) {
+                eof = 1;
+                break;
+            }
+            fill += (size_t)n;
+            total += n;
+            if (total > pkg->size) {
+                log_error("store: package_insert %s: more bytes than the declared %" PRId64,
+                          pkg->id, pkg->size);
+                goto out;
+            }
+        }
+        if (fill == 0)
+            break;
+        sha256_update(&sha, chunk, fill);
+        rc = insert_chunk(c, pkg->id, seq++, chunk, fill);
+        if (rc != SQLITE_OK) {
+            ret = fail(c, rc, "package_insert chunk");
+            goto out;
+        }
+    }
+    if (total != pkg->size) {
+        log_error("store: package_insert %s: %" PRId64 " bytes read, %" PRId64 " declared", pkg->id,
+                  total, pkg->size);
+        goto out;
+    }
+    uint8_t digest[SHA256_LEN];
+    char hex[SHA256_HEX_SIZE];
+    if (sha256_final(&sha, digest) != 0)
+        goto out;
+    hex_encode(digest, SHA256_LEN, hex);
+    if (strcmp(hex, pkg->sha256) != 0) {
+        log_error("store: package_insert %s: the bytes' SHA-256 %s differs from the declared %s",
+                  pkg->id, hex, pkg->sha256);
+        goto out;
+    }
+    ret = STORE_ONE_RESULT;
+out:
+    sha256_abort(&sha);
+    free(chunk);
+    if (ret != STORE_ONE_RESULT)
+        st_run(c, S_ROLLBACK_TO);
+    rc = st_run(c, S_RELEASE);
+    if (rc != SQLITE_OK && ret == STORE_ONE_RESULT)
+        ret = fail(c, rc, "package_insert release");
+    return ret;
+}
+
+static int copy_package(const struct store_package *p, struct store_package *out)
+{
+    int oom = 0;
+    *out = *p;
+    out->id = dup_or_null(p->id, &oom);
+    out->sender_system = dup_or_null(p->sender_system, &oom);
+    out->from_organ = dup_or_null(p->from_organ, &oom);
+    out->sha256 = dup_or_null(p->sha256, &oom);
+    out->subject = dup_or_null(p->subject, &oom);
+    out->code_number = dup_or_null(p->code_number, &oom);
+    out->code_notation = dup_or_null(p->code_notation, &oom);
+    out->document_id = dup_or_null(p->document_id, &oom);
+    out->business_doc_type = dup_or_null(p->business_doc_type, &oom);
+    out->status_code = dup_or_null(p->status_code, &oom);
+    if (oom) {
+        store_package_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+static enum store_rc sq_package_get(void *cls, const char *id, struct store_package *ret_p)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PACKAGE_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_package p;
+        package_row(st, 0, &p);
+        ret = copy_package(&p, ret_p) == 0 ? STORE_ONE_RESULT : STORE_HARD_ERROR;
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "package_get");
+    }
+    st_put(r.c, S_PACKAGE_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* Reads [offset, offset+len) from the chunks that hold it, only the bytes needed. */
+static enum store_rc sq_package_read(void *cls, const char *id, int64_t offset, void *buf,
+                                     size_t len, size_t *ret_n)
+{
+    if (offset < 0)
+        return STORE_HARD_ERROR;
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 1);
+    if (ret < 0)
+        return ret;
+    int64_t size = 0;
+    int found = 0;
+    int rc = query_int(r.c, S_PACKAGE_SIZE, id, &size, &found);
+    if (rc != SQLITE_OK || !found) {
+        ret = rc != SQLITE_OK ? fail(r.c, rc, "package_read") : STORE_NO_RESULTS;
+        rd_close(&r);
+        return ret;
+    }
+    if (offset >= size || len == 0) {
+        *ret_n = 0;
+        rd_close(&r);
+        return STORE_ONE_RESULT;
+    }
+    if ((uint64_t)len > (uint64_t)(size - offset))
+        len = (size_t)(size - offset);
+    int64_t first = offset / STORE_CHUNK_SIZE;
+    int64_t last = (offset + (int64_t)len - 1) / STORE_CHUNK_SIZE;
+    sqlite3_stmt *st = st_get(r.c, S_CHUNK_RANGE);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, first);
+    sqlite3_bind_int64(st, 3, last);
+    size_t done = 0;
+    int64_t expect = first;
+    ret = STORE_ONE_RESULT;
+    while (done < len && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+        int64_t seq = sqlite3_column_int64(st, 1);
+        if (seq != expect) {
+            log_error("store: package %s: chunk %" PRId64 " missing", id, expect);
+            ret = STORE_HARD_ERROR;
+            break;
+        }
+        sqlite3_blob *blob = NULL;
+        rc = sqlite3_blob_open(r.c->db, "main", "package_chunk", "data", rowid, 0, &blob);
+        if (rc != SQLITE_OK) {
+            ret = fail(r.c, rc, "package_read blob");
+            break;
+        }
+        int64_t at = offset + (int64_t)done - seq * STORE_CHUNK_SIZE; /* offset in this chunk */
+        int64_t avail = sqlite3_blob_bytes(blob) - at;
+        size_t n = len - done;
+        if (avail <= 0) {
+            sqlite3_blob_close(blob);
+            log_error("store: package %s: chunk %" PRId64 " is short", id, seq);
+            ret = STORE_HARD_ERROR;
+            break;
+        }
+        if ((int64_t)n > avail)
+            n = (size_t)avail;
+        rc = sqlite3_blob_read(blob, (char *)buf + done, (int)n, (int)at);
+        sqlite3_blob_close(blob);
+        if (rc != SQLITE_OK) {
+            ret = fail(r.c, rc, "package_read blob");
+            break;
+        }
+        done += n;
+        expect++;
+    }
+    if (ret == STORE_ONE_RESULT && done < len) {
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            ret = fail(r.c, rc, "package_read");
+        } else {
+            log_error("store: package %s: bytes missing at %" PRId64, id, offset + (int64_t)done);
+            ret = STORE_HARD_ERROR;
+        }
+    }
+    st_put(r.c, S_CHUNK_RANGE, st);
+    rd_close(&r);
+    if (ret == STORE_ONE_RESULT)
+        *ret_n = done;
+    return ret;
+}
+
+/* ---- deliveries and inboxes ----------------------------------------------------------------- */
+
+static enum store_rc sq_delivery_insert(void *cls, const struct store_delivery *d)
+{
+    struct conn *c = writer(cls, "delivery_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_DELIVERY_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, d->id);
+    bind_text(st, 2, d->package_id);
+    bind_text(st, 3, d->recipient_organ);
+    bind_text(st, 4, d->recipient_system);
+    sqlite3_bind_int(st, 5, (int)d->messagetype);
+    sqlite3_bind_int(st, 6, (int)d->state);
+    sqlite3_bind_int64(st, 7, d->created_ms ? d->created_ms : now);
+    sqlite3_bind_int64(st, 8, d->updated_ms ? d->updated_ms : now);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "delivery_insert");
+    st_put(c, S_DELIVERY_INSERT, st);
+    return ret;
+}
+
+static enum store_rc sq_delivery_get(void *cls, const char *id, struct store_delivery *ret_d)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_DELIVERY_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_delivery d, out;
+        int oom = 0;
+        delivery_row(st, 0, &d);
+        out = d;
+        out.id = dup_or_null(d.id, &oom);
+        out.package_id = dup_or_null(d.package_id, &oom);
+        out.recipient_organ = dup_or_null(d.recipient_organ, &oom);
+        out.recipient_system = dup_or_null(d.recipient_system, &oom);
+        if (oom) {
+            store_delivery_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_d = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "delivery_get");
+    }
+    st_put(r.c, S_DELIVERY_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_delivery_set_state(void *cls, const char *id,
+                                           enum store_delivery_state state, int64_t when_ms)
+{
+    struct conn *c = writer(cls, "delivery_set_state");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_DELIVERY_SET_STATE);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)state);
+    sqlite3_bind_int64(st, 3, when_ms ? when_ms : now_ms());
+    int rc = sqlite3_step(st);
+    enum store_rc ret;
+    if (rc == SQLITE_DONE)
+        ret = sqlite3_changes(c->db) ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    else
+        ret = fail(c, rc, "delivery_set_state");
+    st_put(c, S_DELIVERY_SET_STATE, st);
+    return ret;
+}
+
+static enum store_rc sq_inbox_list(void *cls, const char *system_id, int messagetype,
+                                   unsigned limit, store_delivery_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    enum stmt_id id = messagetype < 0 ? S_INBOX_LIST_ANY : S_INBOX_LIST_TYPE;
+    sqlite3_stmt *st = st_get(r.c, id);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, system_id);
+    sqlite3_bind_int64(st, 2, limit ? limit : INBOX_DEFAULT_LIMIT);
+    if (messagetype >= 0)
+        sqlite3_bind_int(st, 3, messagetype);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_delivery d;
+        struct store_package p;
+        delivery_row(st, 0, &d);
+        package_row(st, DLV_NCOLS, &p);
+        if (cb(ctx, &d, &p) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "inbox_list");
+    st_put(r.c, id, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_inbox_count(void *cls, const char *system_id, int messagetype,
+                                    int64_t *ret_count)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    enum stmt_id id = messagetype < 0 ? S_INBOX_COUNT_ANY : S_INBOX_COUNT_TYPE;
+    sqlite3_stmt *st = st_get(r.c, id);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, system_id);
+    if (messagetype >= 0)
+        sqlite3_bind_int(st, 2, messagetype);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_count = sqlite3_column_int64(st, 0);
+        ret = STORE_ONE_RESULT;
+    } else {
+        ret = fail(r.c, rc, "inbox_count");
+    }
+    st_put(r.c, id, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_sent_list(void *cls, const struct store_sent_filter *f, store_sent_cb cb,
+                                  void *ctx)
+{
+    if (!f || !f->sender_system)
+        return STORE_HARD_ERROR;
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SENT_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    unsigned limit = f->limit ? f->limit : SENT_DEFAULT_LIMIT;
+    if (limit > SENT_MAX_LIMIT)
+        limit = SENT_MAX_LIMIT;
+    bind_text(st, 1, f->sender_system);
+    sqlite3_bind_int(st, 2, f->messagetype < 0 ? -1 : f->messagetype);
+    bind_text(st, 3, f->package_id);
+    sqlite3_bind_int64(st, 4, f->from_ms);
+    sqlite3_bind_int64(st, 5, f->to_ms);
+    sqlite3_bind_int64(st, 6, limit);
+    sqlite3_bind_int64(st, 7, f->offset);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_package p;
+        struct store_delivery d;
+        package_row(st, 0, &p);
+        int has_dlv = sqlite3_column_type(st, PKG_NCOLS) != SQLITE_NULL;
+        if (has_dlv)
+            delivery_row(st, PKG_NCOLS, &d);
+        struct store_sent_row row = {.pkg = &p, .dlv = has_dlv ? &d : NULL};
+        if (cb(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "sent_list");
+    st_put(r.c, S_SENT_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* ---- transaction log ------------------------------------------------------------------------ */
+
+/* Reads the head from meta on c; *ret_found 0 when the log is empty. */
+static int head_read(struct conn *c, int64_t *ret_seq, char ret_hash[65], int *ret_found)
+{
+    sqlite3_stmt *st = st_get(c, S_META_GET);
+    if (!st)
+        return SQLITE_ERROR;
+    bind_text(st, 1, meta_txlog_head);
+    int rc = sqlite3_step(st);
+    *ret_found = 0;
+    if (rc == SQLITE_ROW) {
+        const char *v = col_text(st, 0);
+        long long seq = 0;
+        char hash[65];
+        if (v && sscanf(v, "%lld %64s", &seq, hash) == 2 && strlen(hash) == 64) {
+            *ret_seq = seq;
+            memcpy(ret_hash, hash, 65);
+            *ret_found = 1;
+            rc = SQLITE_OK;
+        } else {
+            rc = SQLITE_CORRUPT;
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    st_put(c, S_META_GET, st);
+    return rc;
+}
+
+static enum store_rc sq_txlog_append(void *cls, struct store_txrec *rec)
+{
+    struct conn *c = writer(cls, "txlog_append");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int64_t last = 0;
+    char prev[65];
+    int found = 0;
+    int rc = head_read(c, &last, prev, &found);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "txlog_append head");
+    if (!found)
+        memcpy(prev, AUDIT_GENESIS, 65);
+    if (!rec->actor)
+        rec->actor = "";
+    if (!rec->operation)
+        rec->operation = "";
+    if (!rec->package_id)
+        rec->package_id = "";
+    if (!rec->content_sha256)
+        rec->content_sha256 = "";
+    if (!rec->outcome)
+        rec->outcome = "";
+    if (!rec->time_ms)
+        rec->time_ms = now_ms();
+    rec->seq = last + 1;
+    memcpy(rec->prev_hash, prev, 65);
+    audit_chain_hash(prev, rec, rec->hash);
+
+    sqlite3_stmt *st = st_get(c, S_TXLOG_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, rec->seq);
+    sqlite3_bind_int64(st, 2, rec->time_ms);
+    bind_text(st, 3, rec->actor);
+    bind_text(st, 4, rec->operation);
+    bind_text(st, 5, rec->package_id);
+    bind_text(st, 6, rec->content_sha256);
+    bind_text(st, 7, rec->outcome);
+    bind_text(st, 8, rec->prev_hash);
+    bind_text(st, 9, rec->hash);
+    rc = sqlite3_step(st);
+    st_put(c, S_TXLOG_INSERT, st);
+    if (rc != SQLITE_DONE)
+        return fail(c, rc, "txlog_append");
+
+    char head[96];
+    snprintf(head, sizeof head, "%" PRId64 " %s", rec->seq, rec->hash);
+    rc = run_text2(c, S_META_PUT, meta_txlog_head, head, NULL);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "txlog_append head");
+    return STORE_ONE_RESULT;
+}
+
+static enum store_rc sq_txlog_scan(void *cls, store_txrec_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_TXLOG_SCAN);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_txrec t = {0};
+        t.seq = sqlite3_column_int64(st, 0);
+        t.time_ms = sqlite3_column_int64(st, 1);
+        t.actor = col_text(st, 2);
+        t.operation = col_text(st, 3);
+        t.package_id = col_text(st, 4);
+        t.content_sha256 = col_text(st, 5);
+        t.outcome = col_text(st, 6);
+        /* Stored text longer than a hash is truncated: it then fails verification. */
+        const char *ph = col_text(st, 7), *h = col_text(st, 8);
+        snprintf(t.prev_hash, sizeof t.prev_hash, "%s", ph ? ph : "");
+        snprintf(t.hash, sizeof t.hash, "%s", h ? h : "");
+        if (cb(ctx, &t) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "txlog_scan");
+    st_put(r.c, S_TXLOG_SCAN, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_txlog_head(void *cls, int64_t *ret_seq, char *ret_hash)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    int found = 0;
+    int rc = head_read(r.c, ret_seq, ret_hash, &found);
+    ret = rc != SQLITE_OK ? fail(r.c, rc, "txlog_head")
+          : found         ? STORE_ONE_RESULT
+                          : STORE_NO_RESULTS;
+    rd_close(&r);
+    return ret;
+}
+
+/* ---- statistics ----------------------------------------------------------------------------- */
+
+static enum store_rc sq_stats(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb,
+                              void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_STATS);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    struct store_stats_row total = {.organ_id = ""};
+    int rc, stopped = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_stats_row row = {0};
+        row.organ_id = col_text(st, 0);
+        row.agency_name = col_text(st, 1);
+        row.edoc_sent = sqlite3_column_int64(st, 2);
+        row.status_sent = sqlite3_column_int64(st, 3);
+        row.signed_sent = sqlite3_column_int64(st, 4);
+        row.edoc_received = sqlite3_column_int64(st, 5);
+        row.status_received = sqlite3_column_int64(st, 6);
+        for (int i = 0; i < 4; i++)
+            row.state[i] = sqlite3_column_int64(st, 7 + i);
+        if (!row.organ_id)
+            row.organ_id = "";
+        total.edoc_sent += row.edoc_sent;
+        total.status_sent += row.status_sent;
+        total.signed_sent += row.signed_sent;
+        total.edoc_received += row.edoc_received;
+        total.status_received += row.status_received;
+        for (int i = 0; i < 4; i++)
+            total.state[i] += row.state[i];
+        if (cb(ctx, &row) != 0) {
+            stopped = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "stats");
+    st_put(r.c, S_STATS, st);
+    rd_close(&r);
+    if (ret == STORE_ONE_RESULT && !stopped)
+        cb(ctx, &total);
+    return ret;
+}
+
+/* ---- open and close ------------------------------------------------------------------------- */
+
+static void sq_close(void *cls)
+{
+    struct sq *q = cls;
+    if (!q)
+        return;
+    if (tl_writer == q)
+        sq_write_rollback(q);
+    pthread_mutex_lock(&q->plock);
+    for (int i = 0; i < q->n_idle; i++) {
+        conn_close(q->idle[i]);
+        free(q->idle[i]);
+    }
+    if (q->n_open != q->n_idle)
+        log_warn("store: closed while %d reads were running", q->n_open - q->n_idle);
+    q->n_idle = q->n_open = 0;
+    pthread_mutex_unlock(&q->plock);
+    conn_close(&q->w); /* the last connection: checkpoints and removes the WAL */
+    pthread_cond_destroy(&q->pcond);
+    pthread_mutex_destroy(&q->plock);
+    pthread_mutex_destroy(&q->wlock);
+    free(q->path);
+    free(q);
+}
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int mkdir_p(const char *dir, char *err, size_t err_len)
+{
+    char *p = strdup(dir);
+    if (!p) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, err_len, "cannot create directory %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, err_len, "%s is not a directory", p);
+        free(p);
+        return -1;
+    }
+    free(p);
+    return 0;
+}
+
+struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
+{
+    if (!data_dir || !*data_dir) {
+        snprintf(err, err_len, "no data directory given");
+        return NULL;
+    }
+    if (mkdir_p(data_dir, err, err_len) != 0)
+        return NULL;
+    struct sq *q = calloc(1, sizeof *q);
+    if (!q) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    size_t plen = strlen(data_dir) + sizeof "/lienthong.db";
+    q->path = malloc(plen);
+    if (!q->path) {
+        free(q);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    snprintf(q->path, plen, "%s/lienthong.db", data_dir);
+    pthread_mutex_init(&q->wlock, NULL);
+    pthread_mutex_init(&q->plock, NULL);
+    pthread_cond_init(&q->pcond, NULL);
+
+    if (conn_open(&q->w, q->path, 0, err, err_len) != 0)
+        goto fail;
+    sqlite3_stmt *st = NULL;
+    const char *mode = NULL;
+    if (sqlite3_prepare_v2(q->w.db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        mode = col_text(st, 0);
+    int wal = mode && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal) {
+        snprintf(err, err_len, "%s: cannot switch to WAL mode: %s", q->path,
+                 sqlite3_errmsg(q->w.db));
+        goto fail;
+    }
+    if (conn_exec(q->w.db, "PRAGMA synchronous = FULL", err, err_len) != 0)
+        goto fail;
+    if (sqlite_schema_migrate(q->w.db, err, err_len) != 0)
+        goto fail;
+
+    q->pub = (struct store){
+        .cls = q,
+        .close = sq_close,
+        .write_begin = sq_write_begin,
+        .write_commit = sq_write_commit,
+        .write_rollback = sq_write_rollback,
+        .agency_put = sq_agency_put,
+        .agency_get = sq_agency_get,
+        .agency_list = sq_agency_list,
+        .agency_remove = sq_agency_remove,
+        .system_put = sq_system_put,
+        .system_get = sq_system_get,
+        .system_list = sq_system_list,
+        .system_remove = sq_system_remove,
+        .serves_add = sq_serves_add,
+        .serves_remove = sq_serves_remove,
+        .route = sq_route,
+        .package_find_recent = sq_package_find_recent,
+        .package_insert = sq_package_insert,
+        .package_get = sq_package_get,
+        .package_read = sq_package_read,
+        .delivery_insert = sq_delivery_insert,
+        .delivery_get = sq_delivery_get,
+        .delivery_set_state = sq_delivery_set_state,
+        .inbox_list = sq_inbox_list,
+        .inbox_count = sq_inbox_count,
+        .sent_list = sq_sent_list,
+        .txlog_append = sq_txlog_append,
+        .txlog_scan = sq_txlog_scan,
+        .txlog_head = sq_txlog_head,
+        .stats = sq_stats,
+    };
+    return &q->pub;
+fail:
+    conn_close(&q->w);
+    pthread_cond_destroy(&q->pcond);
+    pthread_mutex_destroy(&q->plock);
+    pthread_mutex_destroy(&q->wlock);
+    free(q->path);
+    free(q);
+    return NULL;
+}

@@ -1,0 +1,195 @@
+/* sqlite_schema — the tables of the SQLite store and the ordered list of migrations.
+ *
+ * Version bookkeeping: table schema_version holds one row per applied migration. At open, every
+ * migration past the highest recorded version is applied in its own BEGIN IMMEDIATE transaction
+ * (the version re-read inside it, so a server and a CLI opening at the same time do not both
+ * apply it). A database whose version is higher than the migrations this program knows is
+ * refused: an older binary must not write to a newer schema.
+ *
+ * The table shapes are plain SQL (TEXT, INTEGER, BIGINT, BLOB; no WITHOUT ROWID, no STRICT, no
+ * AUTOINCREMENT) so that the PostgreSQL store can use the same shape. Migrations are append only:
+ * never edit one that has shipped, add a new one. */
+#include "store/sqlite_schema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/timeutil.h"
+
+/* 1: registry, packages and their bytes, deliveries, the transaction log, metadata. */
+static const char migration_1[] =
+    "CREATE TABLE agency ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  parent_id TEXT," /* no foreign key: agencies are imported in any order */
+    "  mail TEXT,"
+    "  mobile TEXT,"
+    "  fax TEXT,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX agency_parent ON agency (parent_id);"
+
+    "CREATE TABLE system ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  agency_id TEXT NOT NULL REFERENCES agency (id),"
+    "  status INTEGER NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX system_agency ON system (agency_id);"
+
+    /* organ_id is the key: an organ is served by at most one system. */
+    "CREATE TABLE system_serves ("
+    "  organ_id TEXT NOT NULL PRIMARY KEY,"
+    "  system_id TEXT NOT NULL REFERENCES system (id) ON DELETE CASCADE"
+    ");"
+    "CREATE INDEX system_serves_system ON system_serves (system_id, organ_id);"
+
+    /* No foreign key to system: a removed system's packages and inbox entries stay. */
+    "CREATE TABLE package ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  sender_system TEXT NOT NULL,"
+    "  messagetype INTEGER NOT NULL,"
+    "  from_organ TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size BIGINT NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  subject TEXT,"
+    "  code_number TEXT,"
+    "  code_notation TEXT,"
+    "  document_id TEXT,"
+    "  business_doc_type TEXT,"
+    "  status_code TEXT,"
+    "  has_signature INTEGER NOT NULL,"
+    "  n_attachments INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX package_dedupe ON package (sender_system, sha256, created_ms);"
+    "CREATE INDEX package_sent ON package (sender_system, created_ms);"
+    "CREATE INDEX package_created ON package (created_ms);"
+
+    "CREATE TABLE package_chunk ("
+    "  package_id TEXT NOT NULL REFERENCES package (id),"
+    "  seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (package_id, seq)"
+    ");"
+
+    "CREATE TABLE delivery ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  package_id TEXT NOT NULL REFERENCES package (id),"
+    "  recipient_organ TEXT NOT NULL,"
+    "  recipient_system TEXT NOT NULL,"
+    "  messagetype INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX delivery_inbox ON delivery (recipient_system, state, messagetype, created_ms);"
+    "CREATE INDEX delivery_package ON delivery (package_id);"
+    "CREATE INDEX delivery_created ON delivery (created_ms);"
+
+    /* seq is the row id in SQLite (INTEGER PRIMARY KEY); BIGINT in PostgreSQL. */
+    "CREATE TABLE txlog ("
+    "  seq INTEGER NOT NULL PRIMARY KEY,"
+    "  time_ms BIGINT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  package_id TEXT NOT NULL,"
+    "  content_sha256 TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL,"
+    "  hash TEXT NOT NULL"
+    ");"
+
+    /* Small key/value facts about the store, e.g. the txlog head "<seq> <hash>". */
+    "CREATE TABLE meta ("
+    "  key TEXT NOT NULL PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ");";
+
+static const char *const migrations[] = {
+    migration_1,
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static const char sql_create_version[] = "CREATE TABLE IF NOT EXISTS schema_version ("
+                                         "  version INTEGER NOT NULL PRIMARY KEY,"
+                                         "  applied_ms BIGINT NOT NULL"
+                                         ")";
+static const char sql_get_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+static const char sql_put_version[] =
+    "INSERT INTO schema_version (version, applied_ms) VALUES (?1, ?2)";
+
+int sqlite_schema_current(void)
+{
+    return N_MIGRATIONS;
+}
+
+static int get_version(sqlite3 *db, int *ret)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql_get_version, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ret = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int put_version(sqlite3 *db, int version)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql_put_version, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(st, 1, version);
+    sqlite3_bind_int64(st, 2, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int sqlite_schema_migrate(sqlite3 *db, char *err, size_t err_len)
+{
+    if (sqlite3_exec(db, sql_create_version, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot create schema_version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    for (;;) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, err_len, "cannot start the schema migration: %s", sqlite3_errmsg(db));
+            return -1;
+        }
+        int version = 0;
+        if (get_version(db, &version) != 0) {
+            snprintf(err, err_len, "cannot read the schema version: %s", sqlite3_errmsg(db));
+            goto fail;
+        }
+        if (version > N_MIGRATIONS) {
+            snprintf(err, err_len,
+                     "the database has schema version %d, newer than this program's %d: "
+                     "use a newer lienthong",
+                     version, N_MIGRATIONS);
+            goto fail;
+        }
+        if (version == N_MIGRATIONS)
+            return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+        if (sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, err_len, "schema migration %d failed: %s", version + 1,
+                     sqlite3_errmsg(db));
+            goto fail;
+        }
+        if (put_version(db, version + 1) != 0 ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, err_len, "schema migration %d failed: %s", version + 1,
+                     sqlite3_errmsg(db));
+            goto fail;
+        }
+    }
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

@@ -1,0 +1,90 @@
+/* store — the parts of the storage interface that do not depend on the database: closing any
+ * implementation, freeing out-structs and naming enum values (see store.h). */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void store_close(struct store *s)
+{
+    /* The implementation's close() frees its state, which includes *s. */
+    if (s && s->close)
+        s->close(s->cls);
+}
+
+void store_agency_clear(struct store_agency *a)
+{
+    if (!a)
+        return;
+    free(a->id);
+    free(a->name);
+    free(a->parent_id);
+    free(a->mail);
+    free(a->mobile);
+    free(a->fax);
+    memset(a, 0, sizeof *a);
+}
+
+void store_system_clear(struct store_system *s)
+{
+    if (!s)
+        return;
+    free(s->id);
+    free(s->agency_id);
+    free(s->secret);
+    memset(s, 0, sizeof *s);
+}
+
+void store_package_clear(struct store_package *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    free(p->sender_system);
+    free(p->from_organ);
+    free(p->sha256);
+    free(p->subject);
+    free(p->code_number);
+    free(p->code_notation);
+    free(p->document_id);
+    free(p->business_doc_type);
+    free(p->status_code);
+    memset(p, 0, sizeof *p);
+}
+
+void store_delivery_clear(struct store_delivery *d)
+{
+    if (!d)
+        return;
+    free(d->id);
+    free(d->package_id);
+    free(d->recipient_organ);
+    free(d->recipient_system);
+    memset(d, 0, sizeof *d);
+}
+
+const char *store_state_name(enum store_delivery_state st)
+{
+    switch (st) {
+    case STORE_DELIVERY_INITIAL:
+        return "initial";
+    case STORE_DELIVERY_PROCESSING:
+        return "processing";
+    case STORE_DELIVERY_DONE:
+        return "done";
+    case STORE_DELIVERY_FAIL:
+        return "fail";
+    }
+    return "unknown";
+}
+
+const char *store_msgtype_name(enum store_msgtype t)
+{
+    switch (t) {
+    case STORE_MSG_EDOC:
+        return "edoc";
+    case STORE_MSG_STATUS:
+        return "status";
+    }
+    return "unknown";
+}
