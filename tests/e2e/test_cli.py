@@ -349,10 +349,15 @@ def stats_on_empty_store():
     d = new_dir("stats")
     p = ok("stats", "--data", d, "--json")
     v = json.loads(p.stdout)
-    check(isinstance(v, (dict, list)), "stats JSON: %r" % v)
+    check(isinstance(v, dict) and v.get("agencies") == [], "stats JSON: %r" % v)
+    check(v.get("from") is None and v.get("to") is None, "unbounded period labels: %r" % v)
+    total = v.get("total") or {}
+    check(total.get("documents_sent") == 0 and total.get("documents_received") == 0,
+          "empty store has figures: %r" % v)
     ok("stats", "--data", d)
     p = ok("stats", "--data", d, "--from", "2026-01-01", "--to", "2026-01-31", "--json")
-    json.loads(p.stdout)
+    v = json.loads(p.stdout)
+    check(v.get("from") == "2026-01-01" and v.get("to") == "2026-01-31", "labels: %r" % v)
     ok("stats", "--data", d, "--from", "2026-01-31", "--to", "2026-01-31")
 
 
