@@ -173,14 +173,21 @@ static size_t utf8_fit(const char *s, size_t max)
     return end;
 }
 
+/* s padded (or cut, with an ellipsis) to width columns. */
 static void put_cell(FILE *f, const char *s, size_t width, int right)
 {
-    size_t n = utf8_fit(s, width);
-    size_t w = utf8_width(s, n);
+    size_t n = strlen(s), w = utf8_width(s, n);
+    int cut = w > width && width > 0;
+    if (cut) {
+        n = utf8_fit(s, width - 1);
+        w = utf8_width(s, n) + 1;
+    }
     if (right)
         for (size_t i = w; i < width; i++)
             fputc(' ', f);
     fwrite(s, 1, n, f);
+    if (cut)
+        fputs("\u2026", f);
     if (!right)
         for (size_t i = w; i < width; i++)
             fputc(' ', f);

@@ -143,14 +143,15 @@ static const char sql_inbox_count_any[] =
 static const char sql_inbox_count_type[] = "SELECT COUNT(*) FROM delivery"
                                            " WHERE recipient_system = ?1 AND state IN (0, 1, 3)"
                                            " AND messagetype = ?2";
-/* Packages newest first (limit/offset count packages), each with its deliveries. */
+/* Packages newest first (limit/offset count packages), one row per delivery; a package without
+ * any delivery yields no row. */
 static const char sql_sent_list[] =
     "SELECT " PKG_COLS ", " DLV_COLS " FROM"
     " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"
     "  AND (?3 IS NULL OR id = ?3) AND (?4 = 0 OR created_ms >= ?4)"
     "  AND (?5 = 0 OR created_ms < ?5)"
     "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"
-    " LEFT JOIN delivery d ON d.package_id = p.id"
+    " JOIN delivery d ON d.package_id = p.id"
     " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id";
 
 static const char sql_txlog_insert[] =
@@ -1480,10 +1481,8 @@ static enum store_rc sq_sent_list(void *cls, const struct store_sent_filter *f, 
         struct store_package p;
         struct store_delivery d;
         package_row(st, 0, &p);
-        int has_dlv = sqlite3_column_type(st, PKG_NCOLS) != SQLITE_NULL;
-        if (has_dlv)
-            delivery_row(st, PKG_NCOLS, &d);
-        struct store_sent_row row = {.pkg = &p, .dlv = has_dlv ? &d : NULL};
+        delivery_row(st, PKG_NCOLS, &d);
+        struct store_sent_row row = {.pkg = &p, .dlv = &d};
         if (cb(ctx, &row) != 0) {
             rc = SQLITE_DONE;
             break;

@@ -92,7 +92,8 @@ struct store_delivery {
     int64_t created_ms, updated_ms;
 };
 
-/* One row of the sender's delivery report: a package and one of its deliveries. */
+/* One row of the sender's delivery report: a package and one of its deliveries (both non-NULL;
+ * a package without any delivery yields no row). */
 struct store_sent_row {
     const struct store_package *pkg;
     const struct store_delivery *dlv;
