@@ -293,6 +293,7 @@ struct sq {
 
     pthread_mutex_t wlock; /* held from write_begin to commit/rollback */
     struct conn w;
+    uint8_t *chunk; /* STORE_CHUNK_SIZE bytes for package_insert, used under wlock */
 
     pthread_mutex_t plock;
     pthread_cond_t pcond;
@@ -1092,7 +1093,8 @@ static int insert_chunk(struct conn *c, const char *id, int64_t seq, const void 
 static enum store_rc sq_package_insert(void *cls, const struct store_package *pkg,
                                        store_read_fn read, void *read_ctx)
 {
-    struct conn *c = writer(cls, "package_insert");
+    struct sq *q = cls;
+    struct conn *c = writer(q, "package_insert");
     if (!c)
         return STORE_HARD_ERROR;
     if (!pkg->id || !pkg->sender_system || !pkg->from_organ || !is_lower_hex64(pkg->sha256) ||
@@ -1106,7 +1108,9 @@ static enum store_rc sq_package_insert(void *cls, const struct store_package *pk
 
     enum store_rc ret = STORE_HARD_ERROR;
     struct sha256_ctx sha = {0};
-    uint8_t *chunk = malloc(STORE_CHUNK_SIZE);
+    if (!q->chunk)
+        q->chunk = malloc(STORE_CHUNK_SIZE);
+    uint8_t *chunk = q->chunk;
     int64_t total = 0, seq = 0;
     if (!chunk || sha256_init(&sha) != 0) {
         log_error("store: package_insert: out of memory");
@@ -1164,7 +1168,6 @@ static enum store_rc sq_package_insert(void *cls, const struct store_package *pk
     ret = STORE_ONE_RESULT;
 out:
     sha256_abort(&sha);
-    free(chunk);
     if (ret != STORE_ONE_RESULT)
         st_run(c, S_ROLLBACK_TO);
     rc = st_run(c, S_RELEASE);
@@ -1703,6 +1706,7 @@ static void sq_close(void *cls)
     pthread_cond_destroy(&q->pcond);
     pthread_mutex_destroy(&q->plock);
     pthread_mutex_destroy(&q->wlock);
+    free(q->chunk);
     free(q->path);
     free(q);
 }
