@@ -445,3 +445,68 @@ def require_binary():
         print("FAIL setup: LIENTHONG is not set to an executable (%r)" % BINARY)
         print("0 passed, 1 failed")
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------------------------
+# A small province-like registry shared by the tests
+# --------------------------------------------------------------------------------------------
+#
+# The organ ids are the ones the sample files already use, so most samples route unchanged:
+#   edoc_update/replacement/revocation: From 000.00.00.G22, To H41, H14, G17
+#   status_*: From 000.00.00.H41, ResponseFor 000.00.00.G22 (status_cancellation_13 the reverse)
+
+ORG_PROVINCE = "000.00.00.H34"
+ORG_VPCP = "000.00.00.G22"
+ORG_NGHEAN = "000.00.00.H41"
+ORG_CAOBANG = "000.00.00.H14"
+ORG_HAIPHONG = "000.00.00.G17"
+ORG_TEST = "000.00.15.H51"
+
+AGENCIES = [
+    (ORG_PROVINCE, "UBND tỉnh Kon Tum", None),
+    (ORG_VPCP, "Văn phòng Chính phủ", None),
+    (ORG_NGHEAN, "UBND Tỉnh Nghệ An", None),
+    (ORG_CAOBANG, "UBND Tỉnh Cao Bằng", None),
+    (ORG_HAIPHONG, "Sở Thông tin truyền thông Hải Phòng", None),
+    (ORG_TEST, "Trung tâm test production", ORG_HAIPHONG),
+]
+
+
+class System:
+    """A connected system: its id (also an organ it serves), secret and the organs it serves."""
+
+    def __init__(self, server, system_id, secret, serves):
+        self.server = server
+        self.id = system_id
+        self.secret = secret
+        self.serves = [system_id] + list(serves)
+
+    def svc(self, prefix=""):
+        """A fresh SDK service object (new parameter map, new timestamp)."""
+        return vxpsdk.Service(self.server.endpoint + prefix, self.id, self.secret)
+
+    def __repr__(self):
+        return "System(%s)" % self.id
+
+
+def setup_registry(server):
+    """Agencies and three systems: A = VPCP (G22); B = Nghe An (H41, also serves H14);
+    C = Hai Phong (G17, trial, also serves 000.00.15.H51). Returns {"A": System, ...}."""
+    for organ, name, parent in AGENCIES:
+        server.add_agency(organ, name, parent)
+    server.add_system(ORG_VPCP, ORG_VPCP, "A7TKsecret-of-vpcp-0123456789abcdefghijk81Ve=", status="official")
+    server.add_system(ORG_NGHEAN, ORG_NGHEAN, "secret-of-nghean", serves=[ORG_CAOBANG], status="official")
+    server.add_system(ORG_HAIPHONG, ORG_HAIPHONG, "secret-of-haiphong", serves=[ORG_TEST], status="trial")
+    return {
+        "A": System(server, ORG_VPCP, "A7TKsecret-of-vpcp-0123456789abcdefghijk81Ve=", []),
+        "B": System(server, ORG_NGHEAN, "secret-of-nghean", [ORG_CAOBANG]),
+        "C": System(server, ORG_HAIPHONG, "secret-of-haiphong", [ORG_TEST]),
+    }
+
+
+def send_json(system, messagetype="edoc"):
+    return {"from": system.id, "servicetype": "eDoc", "messagetype": messagetype}
+
+
+def list_json(messagetype="edoc"):
+    return {"servicetype": "eDoc", "messagetype": messagetype}

@@ -205,6 +205,7 @@ class Response:
         self.elapsed = 0.0
         self.json = None
         self.json_error = None
+        self.send_error = None
 
     def header(self, name, default=None):
         name = name.lower()
@@ -370,8 +371,18 @@ def http_exchange(host, port, request_head, body=b"", expect=False, method="POST
             else:
                 status_line, status, headers = final_first
         else:
-            sock.sendall(request_head + body)
-            status_line, status, headers = _read_head(reader)
+            try:
+                sock.sendall(request_head + body)
+            except (BrokenPipeError, ConnectionResetError) as e:
+                # the server answered early and closed (e.g. body over its limit): the reply
+                # may still be readable; if not, the original error stands
+                resp.send_error = e
+                try:
+                    status_line, status, headers = _read_head(reader)
+                except (OSError, ProtocolError):
+                    raise e
+            else:
+                status_line, status, headers = _read_head(reader)
         for _ in range(10):
             if 100 <= status < 200 and status != 101:
                 resp.interim.append(status_line)
@@ -525,10 +536,15 @@ class Service:
     # -- sending ----------------------------------------------------------------------------
 
     def call(self, op, json_headers=None, file_bytes=None, data=None, mutate=None, path=None,
-             expect_wait=APACHE_EXPECT_WAIT):
+             expect_wait=APACHE_EXPECT_WAIT, body=None):
         """Perform one SDK operation. mutate(headers) may edit the header list (a list of
-        (name, value) tuples) before it is sent, for negative tests."""
-        method, p, hs, body, expect = self.build(op, json_headers, file_bytes, data)
+        (name, value) tuples) before it is sent, and body replaces the request body (with its
+        Content-Length) after the headers were computed, for negative tests."""
+        method, p, hs, real_body, expect = self.build(op, json_headers, file_bytes, data)
+        if body is None:
+            body = real_body
+        else:
+            hs = [(k, str(len(body)) if k == "Content-Length" else v) for k, v in hs]
         if mutate is not None:
             r = mutate(hs)
             if r is not None:
