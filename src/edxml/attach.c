@@ -38,6 +38,8 @@ int cte_begin(struct pstate *st)
         return pfail(st, LT_ERR_EDXML_INVALID,
                      "attachment %u has more than one ContentTransferEncoded", idx);
     st->att_has_cte = 1;
+    st->cte_invalid = 0;
+    current(st)->base64_ok = 1;
     memset(&st->dec, 0, sizeof st->dec);
     if (sha256_init(&st->sha) != 0)
         return pfail_nomem(st);
@@ -69,18 +71,21 @@ static int deliver(struct pstate *st, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* Not base64: the attachment is marked and the rest of its text skipped, not refused (see
+ * base64_ok in edxml.h). What was decoded so far is forgotten. */
 static int bad_base64(struct pstate *st)
 {
-    return pfail(st, LT_ERR_EDXML_BAD_ATTACHMENT,
-                 "attachment %zu (ContentId %.64s): ContentTransferEncoded is not valid base64",
-                 st->pkg->n_attachments,
-                 current(st)->content_id ? current(st)->content_id : "none");
+    struct edxml_attachment *a = current(st);
+    st->cte_invalid = 1;
+    a->base64_ok = 0;
+    a->decoded_size = 0;
+    return 0;
 }
 
 int cte_data(struct pstate *st, const char *text, size_t len)
 {
     uint8_t out[(STEP / 4 + 1) * 3];
-    while (len > 0) {
+    while (len > 0 && !st->cte_invalid) {
         size_t n = len < STEP ? len : STEP, got = 0;
         if (b64_dec_update(&st->dec, text, n, out, &got) != 0)
             return bad_base64(st);
@@ -96,13 +101,15 @@ int cte_end(struct pstate *st)
 {
     uint8_t out[3];
     size_t got = 0;
-    if (b64_dec_final(&st->dec, out, &got) != 0)
-        return bad_base64(st);
-    if (deliver(st, out, got) != 0)
+    if (!st->cte_invalid && b64_dec_final(&st->dec, out, &got) != 0)
+        bad_base64(st);
+    if (!st->cte_invalid && deliver(st, out, got) != 0)
         return -1;
     st->in_cte = 0;
     struct edxml_attachment *a = current(st);
     if (sha256_final(&st->sha, a->sha256) != 0)
+        return pfail_nomem(st);
+    if (st->cte_invalid && sha256("", 0, a->sha256) != 0)
         return pfail_nomem(st);
     const struct edxml_sink *k = st->sink;
     if (k && k->attachment_end && k->attachment_end(k->ctx, a) != 0)

@@ -84,6 +84,11 @@ struct edxml_attachment { /* AttachmentEncoded/Attachment (decoded incrementally
     char *content_id, *attachment_name, *description, *content_type;
     uint64_t decoded_size;
     uint8_t sha256[32]; /* of the decoded bytes */
+    /* 0 when ContentTransferEncoded is not valid base64. Such a package is still accepted and
+     * relayed unchanged, as the national library does (it does not decode in transit, and the
+     * official sample edoc.edxml carries a template placeholder there); decoded_size and sha256
+     * then describe no bytes (the sink may have had the part decoded before the fault). */
+    int base64_ok;
 };
 
 struct edxml_package {

@@ -116,6 +116,7 @@ struct pstate {
     unsigned cte_depth;
     int in_cte;
     int att_has_cte;
+    int cte_invalid; /* the current ContentTransferEncoded is not base64: skip the rest */
     struct b64_dec dec;
     struct sha256_ctx sha;
 };
