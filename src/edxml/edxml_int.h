@@ -100,6 +100,7 @@ struct pstate {
     struct edxml_package *pkg;
     struct edxml_error *err;
     int failed;
+    size_t total; /* input bytes fed so far */
 
     unsigned char *tags; /* enum el of each open element, lim->max_depth entries */
     unsigned depth;      /* open elements */

@@ -74,6 +74,20 @@ int pfail_nomem(struct pstate *st)
     return pfail(st, LT_ERR_INTERNAL, "out of memory while parsing edXML");
 }
 
+/* libxml2's push parser words a few end-of-input cases misleadingly ("Document is empty" for
+ * junk before the prolog, "Extra content at the end" for a truncated document): say what
+ * happened instead. */
+static const char *describe(const struct pstate *st, const xmlError *error)
+{
+    if (error->code == XML_ERR_DOCUMENT_EMPTY && st->total > 0)
+        return "Start tag expected, '<' not found";
+    if (error->code == XML_ERR_DOCUMENT_END && st->n_elements == 0)
+        return st->total > 0 ? "Start tag expected, '<' not found" : "document is empty";
+    if (error->code == XML_ERR_DOCUMENT_END && st->depth > 0)
+        return "premature end of input, an element is not closed";
+    return error->message ? error->message : "unknown error";
+}
+
 /* libxml2's own errors. Namespace errors are ignored on purpose: real files use undeclared
  * prefixes (xlink:) and elements are matched by local name anyway. Only fatal errors mean the
  * document is not well-formed. */
@@ -87,8 +101,7 @@ static void on_error(void *ctx, xmlErrorPtr error)
         return;
     }
     char msg[256];
-    snprintf(msg, sizeof msg, "edXML is not well-formed: %s",
-             error->message ? error->message : "unknown error");
+    snprintf(msg, sizeof msg, "edXML is not well-formed: %s", describe(st, error));
     msg[strcspn(msg, "\r\n")] = '\0';
     set_error(st, LT_ERR_EDXML_MALFORMED, error->line, error->int2, msg);
 }
@@ -232,19 +245,18 @@ static void init_sax(xmlSAXHandler *sax)
 /* Feeds the whole input, chunk by chunk, stopping at the first error. */
 static void feed(struct pstate *st, edxml_read_fn read, void *read_ctx, char *chunk)
 {
-    size_t total = 0;
     while (!st->failed) {
         long n = read(read_ctx, chunk, CHUNK);
         if (n < 0) {
             pfail(st, LT_ERR_INTERNAL, "cannot read the edXML input");
             return;
         }
-        if ((size_t)n > st->lim->max_input_bytes - total) {
+        if ((size_t)n > st->lim->max_input_bytes - st->total) {
             pfail(st, LT_ERR_EDXML_LIMIT, "edXML input exceeds %zu bytes",
                   st->lim->max_input_bytes);
             return;
         }
-        total += (size_t)n;
+        st->total += (size_t)n;
         int rc = xmlParseChunk(st->ctxt, chunk, (int)n, n == 0);
         if (n == 0 && !st->failed && (rc != 0 || !st->ctxt->wellFormed))
             set_error(st, LT_ERR_EDXML_MALFORMED, 0, 0, "edXML is not well-formed");

@@ -400,6 +400,7 @@ static void test_sample_new_refused(void **state)
     assert_true(err.column >= 1);
     assert_non_null(strstr(err.message, "not well-formed"));
     assert_non_null(strstr(err.message, "line 1, column"));
+    assert_non_null(strstr(err.message, "Start tag expected"));
 }
 
 /* Without its stray "1212" the file is a new document (BussinessDocType 0). */
@@ -654,6 +655,12 @@ static void test_malformed(void **state)
     struct edxml_package *p = NULL;
     assert_int_equal(edxml_parse_memory("", 0, NULL, NULL, &p, &e), -1);
     assert_int_equal(e.code, LT_ERR_EDXML_MALFORMED);
+    assert_non_null(strstr(e.message, "document is empty"));
+    e = expect_fail(SIMPLE "\n<extra/>", NULL, LT_ERR_EDXML_MALFORMED);
+    assert_non_null(strstr(e.message, "Extra content"));
+    assert_int_equal(e.line, 3);
+    e = expect_fail(HEAD FROM, NULL, LT_ERR_EDXML_MALFORMED);
+    assert_non_null(strstr(e.message, "premature end of input"));
     assert_int_equal(edxml_parse_memory(NULL, 0, NULL, NULL, &p, &e), -1);
     assert_int_equal(e.code, LT_ERR_EDXML_MALFORMED);
     expect_fail("   \n ", NULL, LT_ERR_EDXML_MALFORMED);
