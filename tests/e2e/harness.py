@@ -208,6 +208,23 @@ class Server:
         except OSError as e:
             return "(no log: %s)" % e
 
+    def sanitizer_reports(self):
+        """Lines of AddressSanitizer/UBSan/LeakSanitizer reports in the server log."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        pat = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: \w+Sanitizer")
+        return [l for l in text.splitlines() if pat.search(l)]
+
+    def check_clean_shutdown(self):
+        """SIGTERM: the server exits 0 within the bound and no sanitizer reported anything."""
+        rc = self.stop()
+        reports = self.sanitizer_reports()
+        check(not reports, "sanitizer reports in %s:\n  %s", self.log_path, "\n  ".join(reports[:10]))
+        check(rc == 0, "exit status %r after SIGTERM\n%s", rc, self.log_tail())
+
     def admin_token(self):
         with open(os.path.join(self.data_dir, "admin.token"), "r") as f:
             return f.read().strip()

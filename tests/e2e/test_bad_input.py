@@ -324,6 +324,7 @@ def main():
             ("bad messagetype -> 403", t_bad_messagetype),
             ("unknown operation, garbage bytes", t_unknown_operation_and_raw_garbage),
             ("still healthy", t_still_healthy),
+            ("clean shutdown, no sanitizer report", C.server.check_clean_shutdown),
         ]:
             run.run(name, fn)
     finally:

@@ -269,6 +269,7 @@ def main():
                 ("inboxes: one entry per acknowledged document and recipient, identical bytes", t_inboxes),
                 ("no half-present package, no orphan entry", t_sent_list_consistent),
                 ("still healthy", t_still_healthy),
+                ("clean shutdown, no sanitizer report", C.server.check_clean_shutdown),
             ]:
                 run.run(name, fn)
     finally:

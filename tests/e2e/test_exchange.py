@@ -438,8 +438,33 @@ def t_duplicate_send():
     rid = rows[ORG_TEST]["receiverDocId"]
     eq(get_edoc(Cs, rid), data, "duplicate bytes")
     ack(Cs, rid)
-    # a different system sending the same bytes is a different package... but from must match:
-    # so check only that one changed byte makes a new package
+    # the same bytes sent concurrently (client retries racing the first attempt)
+    import threading as _threading
+    data5 = edoc_from_a([ORG_TEST], "concurrent-duplicate")
+    before = count(Cs, "countReceiveEdoc")
+    replies = []
+
+    def one():
+        try:
+            replies.append(A.svc().sendEdoc(send_json(A), data5))
+        except Exception as e:  # reported below
+            replies.append(e)
+    ts = [_threading.Thread(target=one) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    ids = set()
+    for r in replies:
+        check(isinstance(r, vxpsdk.Response), "concurrent sendEdoc raised %r", r)
+        ids.add(ok(r, "concurrent identical sendEdoc", "sendEdoc")["DocId"])
+    eq(len(replies), 4, "replies to concurrent sends")
+    eq(len(ids), 1, "distinct DocIds for 4 concurrent identical sends (%r)" % sorted(ids))
+    d5 = ids.pop()
+    C.ledger.sent(d5, ORG_VPCP, "edoc", True)
+    eq(count(Cs, "countReceiveEdoc"), before + 1, "inbox entries after concurrent identical sends")
+    ack(Cs, deliveries_of(A, d5, [ORG_TEST])[ORG_TEST]["receiverDocId"])
+    # one changed byte makes a new package
     d4 = send_ok(A, data + b"\n")
     check(d4 != d1, "different bytes got the same DocId")
     r4 = deliveries_of(A, d4, [ORG_TEST])[ORG_TEST]["receiverDocId"]
@@ -541,6 +566,76 @@ def t_ascii_replies_with_vietnamese():
     check(any("ế" in x["title"] for x in rows), "titles lost their Vietnamese text")
 
 
+def t_sdk_wire_robustness():
+    """Wire details the SDK relies on (sections 2-4): keep-alive, case-insensitive header names,
+    old timestamps, UTF-8 header bytes on the JDK path, long headers, bodies without the CRLF,
+    Content-Length on replies."""
+    A, B, Cs = C.sys["A"], C.sys["B"], C.sys["C"]
+    # two requests on one persistent connection (Apache keeps it alive)
+    import socket as _socket
+    with _socket.create_connection(("127.0.0.1", C.server.port), timeout=30) as sk:
+        for i in range(2):
+            s = Cs.svc()
+            m, p, hs, body, expect = s.build("countReceiveEdoc", list_json())
+            r = vxpsdk.http_exchange("127.0.0.1", C.server.port, vxpsdk.build_head(m, p, hs), body,
+                                     expect=expect, sock=sk)
+            ok(r, "countReceiveEdoc #%d on one keep-alive connection" % (i + 1), "countReceiveEdoc")
+            check(r.header("Content-Length") is not None or "chunked" in (r.header("Transfer-Encoding") or ""),
+                  "reply without Content-Length")
+    # header names in another case
+    r = Cs.svc().getReceivedEdocList(list_json(), mutate=lambda hs: [
+        (k.lower() if k.startswith("XroadVnpt-") else k, v) for k, v in hs])
+    ok(r, "lower-case XroadVnpt-* header names")
+    r = Cs.svc().getReceivedEdocList(list_json(), mutate=lambda hs: [
+        (k.upper() if k.startswith("XroadVnpt-") else k, v) for k, v in hs])
+    ok(r, "upper-case XROADVNPT-* header names")
+    # a service object created long ago (the timestamp is fixed per object)
+    old = vxpsdk.Service(C.server.endpoint, Cs.id, Cs.secret, timestamp="01012019T000000+0000")
+    ok(old.getReceivedEdocList(list_json()), "timestamp from 2019")
+    # sendEdoc (JDK path) with a non-ASCII parameter: UTF-8 header bytes, HMAC over them
+    data = edoc_from_a([ORG_HAIPHONG], "utf8-header")
+    s = A.svc()
+    r = s.sendEdoc({"from": A.id, "servicetype": "eDoc", "messagetype": "edoc", "note": "H\u00e0 N\u1ed9i"}, data)
+    check("Hà Nội".encode("utf-8") in s.last_request, "the test did not send UTF-8 header bytes")
+    doc = ok(r, "sendEdoc with a UTF-8 header value", "sendEdoc")["DocId"]
+    C.ledger.sent(doc, ORG_VPCP, "edoc", True)
+    rid = deliveries_of(A, doc, [ORG_HAIPHONG])[ORG_HAIPHONG]["receiverDocId"]
+    ack(Cs, rid)
+    # long header lines and many headers (>= 8 KB lines, ~64 headers must be accepted)
+    r = Cs.svc().getReceivedEdocList({"servicetype": "eDoc", "messagetype": "edoc", "padding": "p" * 7000})
+    ok(r, "a 7000-byte parameter (sign header over 7 KB)")
+    many = {"servicetype": "eDoc", "messagetype": "edoc"}
+    many.update({"extra%02d" % i: "v%02d" % i for i in range(45)})
+    ok(Cs.svc().getReceivedEdocList(many), "~60 request headers")
+    # a body without the SDK's CRLF (whole body matches hash-file) is stored as is
+    raw = edoc_from_a([ORG_HAIPHONG], "no-crlf")
+    check(raw.endswith(b"\r\n"), "edoc.edxml is expected to end with CRLF")
+    r = A.svc().sendEdoc(send_json(A), raw, body=raw)
+    doc = ok(r, "sendEdoc whose body is exactly the file", "sendEdoc")["DocId"]
+    C.ledger.sent(doc, ORG_VPCP, "edoc", True)
+    rid = deliveries_of(A, doc, [ORG_HAIPHONG])[ORG_HAIPHONG]["receiverDocId"]
+    eq(get_edoc(Cs, rid), raw, "bytes of a body without the extra CRLF (file ends with CRLF itself)")
+    # the normal SDK body of a file ending in CRLF: exactly one CRLF is removed
+    raw2 = edoc_from_a([ORG_HAIPHONG], "sdk-crlf")
+    doc2 = send_ok(A, raw2)
+    rid2 = deliveries_of(A, doc2, [ORG_HAIPHONG])[ORG_HAIPHONG]["receiverDocId"]
+    eq(get_edoc(Cs, rid2), raw2, "bytes of an SDK body (file + CRLF)")
+    # only the recipient acknowledges; unknown ids
+    fail(call(A, "updateStatus", {"status": "done", "docId": rid}), "updateStatus by the sender", 401)
+    fail(call(Cs, "getEdoc", {"docId": "11111111-2222-4333-8444-555555555555"}), "getEdoc unknown id", 401, "getEdoc")
+    fail(call(Cs, "getEdoc", {"filePath": "/tmp"}), "getEdoc without docId", None, "getEdoc")
+    ack(Cs, rid)
+    ack(Cs, rid2)
+    # an organ served by another system cannot be taken over through registerAgency
+    body = '{"id":"","pcode":"%s","code":"%s","name":"x","mail":"x@y"}' % (ORG_NGHEAN, ORG_CAOBANG)
+    fail(call(Cs, "registerAgency", "{}", data=body), "registerAgency of an organ B serves, by C")
+    d3 = send_ok(A, edoc_from_a([ORG_CAOBANG], "still-B"))
+    rid3 = deliveries_of(A, d3, [ORG_CAOBANG])[ORG_CAOBANG]["receiverDocId"]
+    check(rid3 in [it["docId"] for it in inbox(B)], "document to H14 no longer reaches B")
+    eq(inbox(Cs), [], "C got a document for H14")
+    ack(B, rid3)
+
+
 def t_stats():
     today = datetime.date.today()
     d0 = (today - datetime.timedelta(days=1)).isoformat()
@@ -612,9 +707,11 @@ def main():
             ("duplicate sendEdoc: same DocId, one entry", t_duplicate_send),
             ("unknown recipient: nothing stored", t_unknown_recipient_stores_nothing),
             ("agency operations", t_agency_operations),
+            ("SDK wire details: keep-alive, header case, UTF-8, long headers, CRLF", t_sdk_wire_robustness),
             ("ASCII replies carry Vietnamese text", t_ascii_replies_with_vietnamese),
             ("/api/v1/stats equals what the test did", t_stats),
             ("server still healthy", t_still_healthy),
+            ("clean shutdown, no sanitizer report", C.server.check_clean_shutdown),
         ]:
             run.run(name, fn)
     finally:
