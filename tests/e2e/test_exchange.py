@@ -636,6 +636,28 @@ def t_sdk_wire_robustness():
     ack(B, rid3)
 
 
+def t_large_document():
+    """Bodies of tens of MB must be accepted by default (2.5): a 15 MB attachment."""
+    A, Cs = C.sys["A"], C.sys["C"]
+    payload = base64.b64encode(os.urandom(11 * 1024 * 1024))
+    data = edoc_from_a([ORG_HAIPHONG], "large")
+    check(b"${__StringFromFile(test.txt,,,)}" in data, "edoc.edxml placeholder not found")
+    data = data.replace(b"${__StringFromFile(test.txt,,,)}", payload)
+    check(len(data) > 14 * 1024 * 1024, "document only %d bytes", len(data))
+    s = A.svc()
+    s.io_timeout = 120
+    doc = send_ok(A, data, svc=s, what="sendEdoc of %d bytes" % len(data))
+    rid = deliveries_of(A, doc, [ORG_HAIPHONG])[ORG_HAIPHONG]["receiverDocId"]
+    g = Cs.svc()
+    g.io_timeout = 120
+    r = expect_ok(g.getEdoc({"docId": rid}), "getEdoc large")
+    j = ok(r, "getEdoc of the large document", "getEdoc")
+    check(vxpsdk.b64decode_std(j["data"]) == data, "large document bytes differ after getEdoc")
+    r = g.downloadEdoc({"docId": rid})
+    check(r.body == data, "large document bytes differ after downloadEdoc (%d vs %d)", len(r.body), len(data))
+    ack(Cs, rid)
+
+
 def t_stats():
     today = datetime.date.today()
     d0 = (today - datetime.timedelta(days=1)).isoformat()
@@ -708,6 +730,7 @@ def main():
             ("unknown recipient: nothing stored", t_unknown_recipient_stores_nothing),
             ("agency operations", t_agency_operations),
             ("SDK wire details: keep-alive, header case, UTF-8, long headers, CRLF", t_sdk_wire_robustness),
+            ("a 15 MB document round trip", t_large_document),
             ("ASCII replies carry Vietnamese text", t_ascii_replies_with_vietnamese),
             ("/api/v1/stats equals what the test did", t_stats),
             ("server still healthy", t_still_healthy),
