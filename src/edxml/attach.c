@@ -27,6 +27,7 @@ int attach_open(struct pstate *st)
     a = &a[p->n_attachments++];
     memset(a, 0, sizeof *a);
     st->att_has_cte = 0;
+    a->base64_ok = 1; /* no content is valid (empty) content */
     /* An attachment without content still gets a well-defined digest: that of no bytes. */
     return sha256("", 0, a->sha256) == 0 ? 0 : pfail_nomem(st);
 }

@@ -640,6 +640,19 @@ static void test_attachments(void **state)
                     "<AttachmentEncoded><Attachment/><Attachment/></AttachmentEncoded>" TAIL,
                     &lim, LT_ERR_EDXML_LIMIT);
     assert_non_null(strstr(e.message, "Attachment"));
+    lim.max_attachments = 2;
+    p = parse_ok(HEAD FROM TO("x") MID
+                 "<AttachmentEncoded><Attachment><ContentType>a/b</ContentType></Attachment>"
+                 "<Attachment><ContentTransferEncoded/></Attachment></AttachmentEncoded>" TAIL,
+                 &lim);
+    assert_int_equal(p->n_attachments, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(p->attachments[i].base64_ok, 1);
+        assert_true(p->attachments[i].decoded_size == 0);
+        sha256("", 0, d);
+        assert_memory_equal(p->attachments[i].sha256, d, 32);
+    }
+    edxml_package_free(p);
 
     /* a sink that refuses */
     struct collect c = {.fail_at_begin = 1};
