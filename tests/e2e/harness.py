@@ -60,9 +60,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+_data_dirs = []
+
+
 def new_data_dir(tag):
+    """A fresh directory under LT_TMP; removed at the end when every case passed, kept (with
+    the server log) for inspection otherwise."""
     os.makedirs(TMP, exist_ok=True)
-    return tempfile.mkdtemp(prefix="e2e-%s-" % tag, dir=TMP)
+    d = tempfile.mkdtemp(prefix="e2e-%s-" % tag, dir=TMP)
+    _data_dirs.append(d)
+    return d
 
 
 def write_config(data_dir, **values):
@@ -454,6 +461,12 @@ class Runner:
     def finish(self):
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         _kill_all()
+        if self.failed == 0:
+            for d in _data_dirs:
+                shutil.rmtree(d, ignore_errors=True)
+        else:
+            for d in _data_dirs:
+                print("  data and server log kept in %s" % d, flush=True)
         sys.exit(1 if self.failed else 0)
 
 
