@@ -94,8 +94,10 @@ done
 DOC_SMALL=$TMP/edoc.edxml
 DOC_LARGE=$TMP/edoc_update.edxml
 DOC_BIG=$TMP/big.edxml
+# edoc.edxml's attachment is a JMeter placeholder ("${__StringFromFile(test.txt,,,)}"), not
+# base64; it becomes a small valid base64 payload (the server checks attachment encoding).
 bench_rewrite "$TESTDATA/edoc.edxml" "$DOC_SMALL" \
-    "s/002\.00\.20\.H13/$SENDER/g; s/000\.00\.15\.H51/$RECV/g"
+    "s/002\.00\.20\.H13/$SENDER/g; s/000\.00\.15\.H51/$RECV/g; s/[\$]{__StringFromFile([^)]*)}/JVBERi0xLjQKJeLjz9MKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoK/"
 bench_rewrite "$TESTDATA/edoc_update.edxml" "$DOC_LARGE" \
     "s/000\.00\.00\.G22/$SENDER/g; s/000\.00\.00\.H41/$RECV/g; s/000\.00\.00\.H14/$RECV2/g; s/000\.00\.00\.G17/$RECV3/g"
 bench_log "writing a ${BIG_MB} MB edXML document"
@@ -115,6 +117,7 @@ fi
 bench_log "server pid $SERVER_PID ready on $URL"
 
 FAILED=0
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 # phase NAME ARGS... — runs vxpload, shows its report, keeps its RESULT line in $TMP/NAME.result.
 phase() {
     _name=$1
@@ -193,22 +196,25 @@ case "$va$vb$vds$vdg" in *MISSED*) MISSED=1 ;; esac
 
 lat() { echo "p50 $(bench_field "$1" p50_ms) / p99 $(bench_field "$1" p99_ms) / max $(bench_field "$1" max_ms) ms"; }
 counts() { echo "ok $(bench_field "$1" ok), failed $(bench_field "$1" failed)"; }
+cpu() { awk -v c="$(bench_field "$1" client_cpu_s)" -v e="$(bench_field "$1" elapsed_s)" \
+    'BEGIN { if (e > 0) printf "vxpload used %.0f%% of one CPU", 100 * c / e; else printf "-" }'; }
 row() { printf '%-46s %-34s %-15s %s\n' "$1" "$2" "$3" "$4"; }
 note() { printf '      %s\n' "$1"; }
 rule=$(printf '%0108d' 0 | tr 0 -)
 
 echo
-echo "lienthong benchmark: $(nproc 2>/dev/null || echo '?') CPUs, $(uname -sr), timed phases of $SECS s, loopback"
+echo "lienthong benchmark: $(nproc 2>/dev/null || echo '?') CPUs, $(uname -sr), timed phases of $SECS s, loopback;"
+echo "load average before the phases: $LOADAVG (client and server share the machine)"
 echo "$rule"
 row "figure" "measured" "target" ""
 echo "$rule"
 row "(a) sendEdoc $(size_of "$DOC_SMALL") B document, $CONNS connections" "$rate_a req/s" ">= $T_SMALL req/s" "$va"
-note "$(counts "$ra"); latency $(lat "$ra")"
+note "$(counts "$ra"); latency $(lat "$ra"); $(cpu "$ra")"
 row "(b) sendEdoc $(size_of "$DOC_LARGE") B document, $CONNS connections" "$rate_b req/s" ">= $T_LARGE req/s" "$vb"
-note "$(counts "$rb"); latency $(lat "$rb")"
+note "$(counts "$rb"); latency $(lat "$rb"); $(cpu "$rb")"
 row "(c) receive cycle, $RECV_CONNS connections" "$rate_c cycles/s" "-" ""
 note "cycle = getEdoc + updateStatus done, inbox listed as needed; $(counts "$rc")"
-note "ended: $(bench_field "$rc" end) (drained = inbox empty); latency $(lat "$rc")"
+note "ended: $(bench_field "$rc" end) (drained = inbox empty); latency $(lat "$rc"); $(cpu "$rc")"
 row "(d) ${BIG_MB} MB attachment, sendEdoc" "RSS +$(bench_mb "$inc_send") MB" "< $T_RSS_MB MB" "$vds"
 note "RSS before $(bench_mb "$RSS0") MB, peak $(bench_mb "$PEAK_SEND") MB; document $(size_of "$DOC_BIG") B sent in $(bench_field "$rds" max_ms) ms"
 row "    ${BIG_MB} MB attachment, getEdoc" "RSS +$(bench_mb "$inc_get") MB" "< $T_RSS_MB MB" "$vdg"

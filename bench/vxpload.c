@@ -36,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -54,11 +55,11 @@
 
 #define MAX_PARAMS 16
 #define MAX_CONNS 1024
-#define MAX_HEAD_BYTES (64 * 1024)        /* response header block */
+#define MAX_HEAD_BYTES (64 * 1024)           /* response header block */
 #define MAX_BODY_BYTES (512UL * 1024 * 1024) /* response body (getEdoc of a big package) */
-#define EXPECT_WAIT_MS 3000               /* the Apache client's 100-continue fallback */
-#define FAIL_SNIPPET 2000                 /* bytes of the first failing body kept for printing */
-#define ID_MAX 128                        /* longest docId accepted from a list */
+#define EXPECT_WAIT_MS 3000                  /* the Apache client's 100-continue fallback */
+#define FAIL_SNIPPET 2000                    /* bytes of the first failing body kept for printing */
+#define ID_MAX 128                           /* longest docId accepted from a list */
 
 enum mode { MODE_SEND, MODE_RECEIVE, MODE_ONCE };
 
@@ -182,13 +183,27 @@ static int gson_escape(struct buf *b, const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int rc;
         switch (*p) {
-        case '"': rc = buf_puts(b, "\\\""); break;
-        case '\\': rc = buf_puts(b, "\\\\"); break;
-        case '\t': rc = buf_puts(b, "\\t"); break;
-        case '\b': rc = buf_puts(b, "\\b"); break;
-        case '\n': rc = buf_puts(b, "\\n"); break;
-        case '\r': rc = buf_puts(b, "\\r"); break;
-        case '\f': rc = buf_puts(b, "\\f"); break;
+        case '"':
+            rc = buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            rc = buf_puts(b, "\\\\");
+            break;
+        case '\t':
+            rc = buf_puts(b, "\\t");
+            break;
+        case '\b':
+            rc = buf_puts(b, "\\b");
+            break;
+        case '\n':
+            rc = buf_puts(b, "\\n");
+            break;
+        case '\r':
+            rc = buf_puts(b, "\\r");
+            break;
+        case '\f':
+            rc = buf_puts(b, "\\f");
+            break;
         default:
             if (*p < 0x20) {
                 rc = buf_printf(b, "\\u%04x", *p);
@@ -276,9 +291,10 @@ static int selftest(void)
     snprintf(g_timestamp, sizeof g_timestamp, "%s", "22112026T103015+0123");
 
     /* hash-file rendering of a digest with leading-zero bytes (4.4) */
-    static const uint8_t dg[SHA256_LEN] = {
-        0x7e, 0x4a, 0x74, 0x6b, 0x89, 0x8d, 0x9b, 0x05, 0x47, 0x49, 0xde, 0x74, 0xb5, 0x8e, 0x7b, 0xd2,
-        0x4c, 0x8b, 0x86, 0x28, 0x7a, 0x38, 0x06, 0x65, 0x3f, 0x06, 0x59, 0x3a, 0xdf, 0x9d, 0xb5, 0xeb};
+    static const uint8_t dg[SHA256_LEN] = {0x7e, 0x4a, 0x74, 0x6b, 0x89, 0x8d, 0x9b, 0x05,
+                                           0x47, 0x49, 0xde, 0x74, 0xb5, 0x8e, 0x7b, 0xd2,
+                                           0x4c, 0x8b, 0x86, 0x28, 0x7a, 0x38, 0x06, 0x65,
+                                           0x3f, 0x06, 0x59, 0x3a, 0xdf, 0x9d, 0xb5, 0xeb};
     char h[SHA256_HEX_SIZE];
     hex_unpadded(dg, h);
     int hok = strcmp(h, hf) == 0;
@@ -286,10 +302,11 @@ static int selftest(void)
     bad += !hok;
 
     params_init(&ps, sys, CT_JSON);
-    bad += selftest_case("a", &ps, sec, "systemid;timestamp;Content-Type",
-                         "{\"XroadVnpt-systemid\":\"vxp.test.01\",\"XroadVnpt-timestamp\":"
-                         "\"22112026T103015+0123\",\"XroadVnpt-Content-Type\":\"application/json\"}",
-                         "12567df8e04d9bd45e68dcd6e787ecf7332a57054b0dc717ae209a23bb1003e5");
+    bad +=
+        selftest_case("a", &ps, sec, "systemid;timestamp;Content-Type",
+                      "{\"XroadVnpt-systemid\":\"vxp.test.01\",\"XroadVnpt-timestamp\":"
+                      "\"22112026T103015+0123\",\"XroadVnpt-Content-Type\":\"application/json\"}",
+                      "12567df8e04d9bd45e68dcd6e787ecf7332a57054b0dc717ae209a23bb1003e5");
 
     params_init(&ps, sys, CT_JSON);
     params_add(&ps, "servicetype", "eDoc");
@@ -327,9 +344,9 @@ static int selftest(void)
     params_add(&ps, "messagetype", "edoc");
     params_add(&ps, "to", "[\"000.00.15.H51\"]");
     params_add(&ps, "hash-file", hf);
-    bad += selftest_case("e", &ps, sec,
-                         "systemid;servicetype;messagetype;hash-file;from;to;timestamp;Content-Type",
-                         NULL, "0ab7f31b37c086bf86d4f1eeeef56ff04003ae62ecac1e66df6fda465a986786");
+    bad += selftest_case(
+        "e", &ps, sec, "systemid;servicetype;messagetype;hash-file;from;to;timestamp;Content-Type",
+        NULL, "0ab7f31b37c086bf86d4f1eeeef56ff04003ae62ecac1e66df6fda465a986786");
 
     /* the long-lived object's order quoted in 4.2 */
     params_init(&ps, sys, CT_JSON);
@@ -343,7 +360,7 @@ static int selftest(void)
     struct buf keys = {0}, json = {0};
     sign_material(&ps, &keys, &json);
     int lok = keys.data && strcmp(keys.data, "systemid;servicetype;messagetype;docId;hash-file;"
-                                              "filePath;from;timestamp;Content-Type;status") == 0;
+                                             "filePath;from;timestamp;Content-Type;status") == 0;
     printf("(long-lived order) %s %s\n", lok ? "OK" : "MISMATCH", keys.data ? keys.data : "");
     bad += !lok;
     buf_free(&keys);
@@ -402,8 +419,8 @@ static const char *js_skip_value(const char *p, const char *e)
         }
         return NULL;
     }
-    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
-           *p != '\r' && *p != '\n')
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\r' &&
+           *p != '\n')
         p++;
     return p;
 }
@@ -485,8 +502,8 @@ static int json_status_ok(const char *body, size_t len)
 
 struct conn {
     int fd;
-    int used;       /* a request has completed on this connection (keep-alive reuse) */
-    struct buf in;  /* received, not yet consumed bytes: in.data[in_off..in.len) */
+    int used;      /* a request has completed on this connection (keep-alive reuse) */
+    struct buf in; /* received, not yet consumed bytes: in.data[in_off..in.len) */
     size_t in_off;
     struct buf body; /* the last response's body */
 };
@@ -774,8 +791,8 @@ static int wait_readable(int fd, int ms)
  * expect: the head carries "Expect: 100-continue" — wait for the interim 100 (at most 3 s, like
  * the Apache client) before sending the body. A reused connection that fails before any
  * response byte arrived is reopened and the request sent once more (as the JDK client does). */
-static int http_exchange(struct conn *c, const struct buf *head, const struct iovec *body, int nbody,
-                         int expect, struct response *r)
+static int http_exchange(struct conn *c, const struct buf *head, const struct iovec *body,
+                         int nbody, int expect, struct response *r)
 {
     struct iovec iov[8];
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -842,11 +859,11 @@ struct worker {
     uint64_t seq;
 };
 
-static atomic_long g_budget;   /* remaining requests/cycles when --requests; else unused */
-static int64_t g_deadline_ns;  /* 0 = none */
+static atomic_long g_budget;  /* remaining requests/cycles when --requests; else unused */
+static int64_t g_deadline_ns; /* 0 = none */
 static int64_t g_start_ns;
 static pthread_mutex_t g_fail_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *g_first_fail;     /* first failure, for printing */
+static char *g_first_fail;          /* first failure, for printing */
 static const char *g_end = "limit"; /* why a receive run ended: drained|deadline|limit|error */
 
 /* The template document (mapped read-only) and where the per-request comment goes. */
@@ -936,12 +953,14 @@ static int do_send(struct worker *w, int print)
     size_t body_len = g_doc_len + (size_t)clen + 2;
     struct buf *h = &w->head;
     buf_reset(h);
-    int rc = buf_printf(h, "POST %s/sendEdoc HTTP/1.1\r\nContent-Type: " CT_OCTET "\r\n", opt.prefix);
+    int rc =
+        buf_printf(h, "POST %s/sendEdoc HTTP/1.1\r\nContent-Type: " CT_OCTET "\r\n", opt.prefix);
     rc |= append_sdk_headers(h, &ps, opt.secret);
     rc |= buf_printf(h,
                      "User-Agent: " SDK_USER_AGENT "\r\nXroadVnpt-version: " SDK_VERSION "\r\n"
                      "Cache-Control: no-cache\r\nPragma: no-cache\r\nHost: %s\r\n"
-                     "Accept: " JDK_ACCEPT "\r\nConnection: keep-alive\r\nContent-Length: %zu\r\n\r\n",
+                     "Accept: " JDK_ACCEPT
+                     "\r\nConnection: keep-alive\r\nContent-Length: %zu\r\n\r\n",
                      opt.hostport, body_len);
     if (rc)
         return -1;
@@ -1286,18 +1305,17 @@ static void *sampler_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: vxpload --url http://127.0.0.1:PORT[/prefix] --system ID --secret S\n"
-            "               [--mode send|receive|once] [--file EDXML] [--connections N]\n"
-            "               [--duration SECONDS | --requests N] [--pid SERVER_PID]\n"
-            "               [--messagetype edoc|status] [--timeout SECONDS] [--print N]\n"
-            "       vxpload --selftest\n"
-            "  send     loop sendEdoc with FILE (each request made unique by an XML comment)\n"
-            "  receive  as a recipient: list, then getEdoc + updateStatus done per package,\n"
-            "           until the inbox holds nothing new or the limit is reached\n"
-            "  once     send FILE once and print the response\n"
-            "  --pid    sample the server's VmRSS during the run and report VmHWM at the end\n"
-            "Last output line: RESULT key=value ... (machine-readable).\n");
+    fprintf(f, "usage: vxpload --url http://127.0.0.1:PORT[/prefix] --system ID --secret S\n"
+               "               [--mode send|receive|once] [--file EDXML] [--connections N]\n"
+               "               [--duration SECONDS | --requests N] [--pid SERVER_PID]\n"
+               "               [--messagetype edoc|status] [--timeout SECONDS] [--print N]\n"
+               "       vxpload --selftest\n"
+               "  send     loop sendEdoc with FILE (each request made unique by an XML comment)\n"
+               "  receive  as a recipient: list, then getEdoc + updateStatus done per package,\n"
+               "           until the inbox holds nothing new or the limit is reached\n"
+               "  once     send FILE once and print the response\n"
+               "  --pid    sample the server's VmRSS during the run and report VmHWM at the end\n"
+               "Last output line: RESULT key=value ... (machine-readable).\n");
 }
 
 static int parse_url(const char *url)
@@ -1339,7 +1357,8 @@ static int parse_url(const char *url)
     const char *ip = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
     if (inet_pton(AF_INET, ip, &opt.addr.sin_addr) != 1 ||
         (ntohl(opt.addr.sin_addr.s_addr) >> 24) != 127) {
-        fprintf(stderr, "vxpload: %s: only loopback IPv4 addresses (127.x.x.x) are allowed\n", host);
+        fprintf(stderr, "vxpload: %s: only loopback IPv4 addresses (127.x.x.x) are allowed\n",
+                host);
         return -1;
     }
     snprintf(opt.hostport, sizeof opt.hostport, "%s:%ld", host, port);
@@ -1519,8 +1538,8 @@ int main(int argc, char **argv)
     long rss_start = opt.pid ? proc_status_kb(opt.pid, "VmRSS") : -1;
     g_rss_max_kb = rss_start;
     pthread_t sampler;
-    int have_sampler = opt.pid && rss_start >= 0 &&
-                       pthread_create(&sampler, NULL, sampler_main, NULL) == 0;
+    int have_sampler =
+        opt.pid && rss_start >= 0 && pthread_create(&sampler, NULL, sampler_main, NULL) == 0;
 
     g_start_ns = mono_ns();
     g_deadline_ns = opt.duration > 0 ? g_start_ns + (int64_t)(opt.duration * 1e9) : 0;
@@ -1569,6 +1588,11 @@ int main(int argc, char **argv)
     else
         nlat = 0;
     double elapsed = (double)(end_ns - g_start_ns) / 1e9;
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+              ru.ru_stime.tv_usec / 1e6;
     double rate = elapsed > 0 ? (double)ok / elapsed : 0;
     double p50 = pct_ms(lat, nlat, 0.50), p90 = pct_ms(lat, nlat, 0.90);
     double p99 = pct_ms(lat, nlat, 0.99), pmax = nlat ? lat[nlat - 1] / 1000.0 : 0;
@@ -1578,14 +1602,16 @@ int main(int argc, char **argv)
            started, opt.hostport, opt.prefix, opt.system);
     if (g_doc)
         printf(" file=%s (%zu bytes)", opt.file, g_doc_len);
-    printf("\n%s: ok=%" PRIu64 " failed=%" PRIu64 " (HTTP requests %" PRIu64 ")\n", unit, ok, failed,
-           http);
+    printf("\n%s: ok=%" PRIu64 " failed=%" PRIu64 " (HTTP requests %" PRIu64 ")\n", unit, ok,
+           failed, http);
     if (opt.mode == MODE_RECEIVE)
         printf("lists: %" PRIu64 " (items listed %" PRIu64 ", distinct %zu, list failures %" PRIu64
                ")\n",
                rq.lists, rq.listed, rq.seen.n, rq.list_failed);
     printf("elapsed: %.3f s   rate: %.1f %s/s\n", elapsed, rate, unit);
     printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
+    printf("vxpload's own CPU time: %.2f s (%.0f%% of one CPU)\n", cpu,
+           elapsed > 0 ? 100 * cpu / elapsed : 0);
     if (opt.pid)
         printf("server pid %d: VmRSS start %ld kB, sampled max %ld kB, end %ld kB; VmHWM %ld kB\n",
                (int)opt.pid, rss_start, g_rss_max_kb, rss_end, hwm);
@@ -1594,10 +1620,11 @@ int main(int argc, char **argv)
     if (g_first_fail)
         printf("first failure: %s\n", g_first_fail);
     printf("RESULT mode=%s conns=%d ok=%" PRIu64 " failed=%" PRIu64 " http=%" PRIu64
-           " elapsed_s=%.3f rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
+           " elapsed_s=%.3f client_cpu_s=%.2f rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
+           "max_ms=%.2f"
            " server_rss_start_kb=%ld server_rss_max_kb=%ld server_rss_end_kb=%ld"
            " server_hwm_kb=%ld%s%s\n",
-           mode_names[opt.mode], started, ok, failed, http, elapsed, rate, p50, p90, p99, pmax,
+           mode_names[opt.mode], started, ok, failed, http, elapsed, cpu, rate, p50, p90, p99, pmax,
            rss_start, g_rss_max_kb, rss_end, hwm, opt.mode == MODE_RECEIVE ? " end=" : "",
            opt.mode == MODE_RECEIVE ? g_end : "");
     fflush(stdout);
