@@ -45,28 +45,11 @@ static int flat_strings(json_t *o)
     return 1;
 }
 
-enum lt_err vxp_authenticate(struct vxp_call *call)
+enum lt_err vxp_check_signature(const char *id, const char *secret, const char *sign,
+                                const char *mac, json_t **ret_params)
 {
-    struct http_request *req = call->req;
-    struct store *st = call->app->store;
-    const char *id = http_header(req, PREFIX "systemid");
-    const char *sign = http_header(req, PREFIX "sign-header");
-    const char *mac = http_header(req, PREFIX "hash-header");
-    if (!id || !*id || !sign || !*sign || !mac || !*mac)
-        return LT_ERR_AUTH_MISSING;
-    if (strlen(id) > STORE_ID_MAX)
-        return LT_ERR_AUTH_UNKNOWN_SYSTEM;
-
-    struct store_system sys = {0};
-    enum store_rc rc = st->system_get(st->cls, id, &sys);
-    if (rc == STORE_NO_RESULTS)
-        return LT_ERR_AUTH_UNKNOWN_SYSTEM;
-    if (rc < 0)
-        return LT_ERR_STORE_FAILED;
     char expect[SHA256_HEX_SIZE];
-    int hmac_rc = hmac_sha256_hex(sys.secret, strlen(sys.secret), sign, strlen(sign), expect);
-    store_system_clear(&sys);
-    if (hmac_rc != 0)
+    if (hmac_sha256_hex(secret, strlen(secret), sign, strlen(sign), expect) != 0)
         return LT_ERR_INTERNAL;
     /* Clients send lower-case hex; accept upper case too by folding before comparing. */
     char got[SHA256_HEX_SIZE] = {0};
@@ -89,6 +72,33 @@ enum lt_err vxp_authenticate(struct vxp_call *call)
         json_decref(params);
         return LT_ERR_AUTH_SYSTEMID_MISMATCH;
     }
+    *ret_params = params;
+    return LT_ERR_OK;
+}
+
+enum lt_err vxp_authenticate(struct vxp_call *call)
+{
+    struct http_request *req = call->req;
+    struct store *st = call->app->store;
+    const char *id = http_header(req, PREFIX "systemid");
+    const char *sign = http_header(req, PREFIX "sign-header");
+    const char *mac = http_header(req, PREFIX "hash-header");
+    if (!id || !*id || !sign || !*sign || !mac || !*mac)
+        return LT_ERR_AUTH_MISSING;
+    if (strlen(id) > STORE_ID_MAX)
+        return LT_ERR_AUTH_UNKNOWN_SYSTEM;
+
+    struct store_system sys = {0};
+    enum store_rc rc = st->system_get(st->cls, id, &sys);
+    if (rc == STORE_NO_RESULTS)
+        return LT_ERR_AUTH_UNKNOWN_SYSTEM;
+    if (rc < 0)
+        return LT_ERR_STORE_FAILED;
+    json_t *params = NULL;
+    enum lt_err e = vxp_check_signature(id, sys.secret, sign, mac, &params);
+    store_system_clear(&sys);
+    if (e != LT_ERR_OK)
+        return e;
     snprintf(call->system_id, sizeof call->system_id, "%s", id);
     call->params = params;
     return LT_ERR_OK;
