@@ -61,8 +61,8 @@ int cmd_serve(int argc, char **argv)
     printf("lienthong listening on http://%s:%u (data %s)\n", host, (unsigned)app_port(a),
            a->cfg.data_dir);
     fflush(stdout);
-    log_info("serve: started, listen=%s:%u threads=%u data=%s", a->cfg.host,
-             (unsigned)app_port(a), a->cfg.threads, a->cfg.data_dir);
+    log_info("serve: started, listen=%s:%u threads=%u data=%s", a->cfg.host, (unsigned)app_port(a),
+             a->cfg.threads, a->cfg.data_dir);
 
     int sig = 0;
     sigwait(&stop, &sig);

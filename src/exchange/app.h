@@ -16,13 +16,13 @@ struct app_config {
     char *data_dir;
     char *host;
     uint16_t port;
-    unsigned threads;              /* HTTP worker threads */
+    unsigned threads; /* HTTP worker threads */
     unsigned max_connections;
     unsigned idle_timeout_s;
-    uint64_t max_body_bytes;       /* sendEdoc body limit */
-    uint64_t spool_memory_bytes;   /* bodies above this go to a temporary file */
-    unsigned dedupe_window_s;      /* identical sendEdoc within this window -> same DocId */
-    unsigned list_limit;           /* most items in one getReceivedEdocList reply */
+    uint64_t max_body_bytes;     /* sendEdoc body limit */
+    uint64_t spool_memory_bytes; /* bodies above this go to a temporary file */
+    unsigned dedupe_window_s;    /* identical sendEdoc within this window -> same DocId */
+    unsigned list_limit;         /* most items in one getReceivedEdocList reply */
     char *log_level;
 };
 
@@ -35,8 +35,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
 void app_config_clear(struct app_config *c);
 
 struct app_metrics {
-    atomic_uint_fast64_t requests, failures, sent_edoc, sent_status, acks, commits,
-        committed_jobs;
+    atomic_uint_fast64_t requests, failures, sent_edoc, sent_status, acks, commits, committed_jobs;
 };
 
 struct app {

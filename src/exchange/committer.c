@@ -8,8 +8,8 @@
 
 #include "util/log.h"
 
-#define MAX_BATCH 512   /* jobs in one transaction */
-#define MAX_RETRIES 8   /* soft errors (busy database) before failing the batch */
+#define MAX_BATCH 512 /* jobs in one transaction */
+#define MAX_RETRIES 8 /* soft errors (busy database) before failing the batch */
 
 struct committer {
     struct store *st;

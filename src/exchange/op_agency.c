@@ -155,9 +155,12 @@ static enum store_rc register_execute(struct store *st, struct agency_job *j)
     if ((rc = st->agency_put(st->cls, &j->a)) < 0 ||
         (rc = st->serves_add(st->cls, j->system_id, j->a.id)) < 0)
         return rc;
-    struct store_txrec rec = {.time_ms = now, .actor = j->system_id,
-                              .operation = "agency.register", .package_id = j->a.id,
-                              .content_sha256 = "", .outcome = "ok"};
+    struct store_txrec rec = {.time_ms = now,
+                              .actor = j->system_id,
+                              .operation = "agency.register",
+                              .package_id = j->a.id,
+                              .content_sha256 = "",
+                              .outcome = "ok"};
     return st->txlog_append(st->cls, &rec);
 }
 
@@ -187,9 +190,12 @@ static enum store_rc delete_execute(struct store *st, struct agency_job *j)
     if ((rc = st->serves_remove(st->cls, j->system_id, j->a.id)) < 0 ||
         (rc = st->agency_remove(st->cls, j->a.id)) < 0)
         return rc;
-    struct store_txrec rec = {.time_ms = now_ms(), .actor = j->system_id,
-                              .operation = "agency.delete", .package_id = j->a.id,
-                              .content_sha256 = "", .outcome = "ok"};
+    struct store_txrec rec = {.time_ms = now_ms(),
+                              .actor = j->system_id,
+                              .operation = "agency.delete",
+                              .package_id = j->a.id,
+                              .content_sha256 = "",
+                              .outcome = "ok"};
     return st->txlog_append(st->cls, &rec);
 }
 
@@ -239,7 +245,8 @@ void op_register_agency(struct vxp_call *call)
     json_t *o = body ? json_loads(body, 0, NULL) : NULL;
     if (!json_is_object(o)) {
         json_decref(o);
-        vxp_fail(call, LT_ERR_BAD_PARAMETER, "the body must be a JSON object with pcode, code, name");
+        vxp_fail(call, LT_ERR_BAD_PARAMETER,
+                 "the body must be a JSON object with pcode, code, name");
         return;
     }
     struct agency_job *j = calloc(1, sizeof *j);
@@ -255,10 +262,10 @@ void op_register_agency(struct vxp_call *call)
     j->a.mobile = member(o, "mobile");
     j->a.fax = member(o, "fax");
     json_decref(o);
-    const char *bad = !j->a.id || !edxml_organ_id_ok(j->a.id)               ? "code"
+    const char *bad = !j->a.id || !edxml_organ_id_ok(j->a.id)                 ? "code"
                       : !j->a.parent_id || !edxml_organ_id_ok(j->a.parent_id) ? "pcode"
-                      : !j->a.name                                          ? "name"
-                                                                            : NULL;
+                      : !j->a.name                                            ? "name"
+                                                                              : NULL;
     if (bad) {
         store_agency_clear(&j->a);
         free(j);

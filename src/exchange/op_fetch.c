@@ -14,8 +14,8 @@
 struct fetch_stream {
     struct store *st;
     char package_id[STORE_ID_MAX + 1];
-    uint64_t size;  /* package bytes */
-    int base64;     /* getEdoc: JSON envelope around base64 */
+    uint64_t size; /* package bytes */
+    int base64;    /* getEdoc: JSON envelope around base64 */
     const char *prefix, *suffix;
     uint64_t emitted; /* bytes of output produced so far */
     uint64_t in_off;  /* package bytes consumed so far */
@@ -24,7 +24,8 @@ struct fetch_stream {
     int stage; /* 0 prefix, 1 body, 2 suffix, 3 end */
 };
 
-static const char JSON_PREFIX[] = "{\"status\":\"OK\",\"ErrorCode\":\"0\",\"ErrorDesc\":\"Thanh cong\",\"data\":\"";
+static const char JSON_PREFIX[] =
+    "{\"status\":\"OK\",\"ErrorCode\":\"0\",\"ErrorDesc\":\"Thanh cong\",\"data\":\"";
 static const char JSON_SUFFIX[] = "\"}";
 
 /* Refills f->out with the next piece of the output; 0 on success, -1 on a store error. */
@@ -42,7 +43,8 @@ static int refill(struct fetch_stream *f)
                 continue;
             }
             uint8_t raw[RAW_CHUNK];
-            size_t want = f->size - f->in_off < RAW_CHUNK ? (size_t)(f->size - f->in_off) : RAW_CHUNK;
+            size_t want =
+                f->size - f->in_off < RAW_CHUNK ? (size_t)(f->size - f->in_off) : RAW_CHUNK;
             size_t got = 0;
             while (got < want) {
                 size_t n = 0;
@@ -149,8 +151,8 @@ static void fetch(struct vxp_call *call, int base64)
     f->base64 = base64;
     f->prefix = base64 ? JSON_PREFIX : "";
     f->suffix = base64 ? JSON_SUFFIX : "";
-    uint64_t total = base64 ? strlen(JSON_PREFIX) + B64_ENCODED_LEN(f->size) + strlen(JSON_SUFFIX)
-                            : f->size;
+    uint64_t total =
+        base64 ? strlen(JSON_PREFIX) + B64_ENCODED_LEN(f->size) + strlen(JSON_SUFFIX) : f->size;
     vxp_log_async(call->app, call->system_id, "receive", doc_id, pkg.sha256, "ok");
     store_package_clear(&pkg);
     http_reply_stream(call->req, 200,

@@ -9,20 +9,6 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-static const char *state_desc(enum store_delivery_state st)
-{
-    switch (st) {
-    case STORE_DELIVERY_INITIAL:
-        return "Cho nhan";
-    case STORE_DELIVERY_PROCESSING:
-        return "Dang xu ly";
-    case STORE_DELIVERY_DONE:
-        return "Da nhan";
-    default:
-        return "Nhan loi";
-    }
-}
-
 /* messagetype parameter: "edoc", "status", or absent (both); -2 when invalid. */
 static int msgtype_param(struct vxp_call *call)
 {
@@ -41,12 +27,11 @@ static int add_item(void *ctx, const struct store_delivery *d, const struct stor
     char created[20], updated[20];
     fmt_local_datetime(d->created_ms, created);
     fmt_local_datetime(d->updated_ms, updated);
-    json_t *item = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "docId", d->id, "serviceType",
-                             "eDoc", "messageType", store_msgtype_name(d->messagetype),
-                             "created_time", created, "updated_time", updated, "from",
-                             p && p->from_organ ? p->from_organ : "", "to", d->recipient_organ,
-                             "status", store_state_name(d->state), "status_desc",
-                             state_desc(d->state));
+    json_t *item = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "docId", d->id, "serviceType", "eDoc",
+        "messageType", store_msgtype_name(d->messagetype), "created_time", created, "updated_time",
+        updated, "from", p && p->from_organ ? p->from_organ : "", "to", d->recipient_organ,
+        "status", store_state_name(d->state), "status_desc", vxp_state_desc(d->state));
     return item ? json_array_append_new(ctx, item) : 1;
 }
 
@@ -125,8 +110,12 @@ static enum store_rc ack_execute(struct store *st, struct commit_job *cj)
         return rc;
     char outcome[32];
     snprintf(outcome, sizeof outcome, "ok:%s", store_state_name(j->state));
-    struct store_txrec rec = {.time_ms = now, .actor = j->system_id, .operation = "ack",
-                              .package_id = j->doc_id, .content_sha256 = "", .outcome = outcome};
+    struct store_txrec rec = {.time_ms = now,
+                              .actor = j->system_id,
+                              .operation = "ack",
+                              .package_id = j->doc_id,
+                              .content_sha256 = "",
+                              .outcome = outcome};
     return st->txlog_append(st->cls, &rec);
 }
 

@@ -82,7 +82,7 @@ static enum store_rc send_execute(struct store *st, struct commit_job *cj)
     }
 
     /* Route every recipient before writing anything: all or nothing. */
-    char (*systems)[STORE_ID_MAX + 1] = calloc(j->n_recipients, sizeof *systems);
+    char(*systems)[STORE_ID_MAX + 1] = calloc(j->n_recipients, sizeof *systems);
     if (!systems)
         return STORE_HARD_ERROR;
     for (size_t i = 0; i < j->n_recipients; i++) {
@@ -100,8 +100,11 @@ static enum store_rc send_execute(struct store *st, struct commit_job *cj)
         free(systems);
         char outcome[32];
         snprintf(outcome, sizeof outcome, "refused:%d", lt_err_code(j->err));
-        struct store_txrec rec = {.time_ms = now, .actor = j->system_id, .operation = "send",
-                                  .package_id = "", .content_sha256 = j->sha256,
+        struct store_txrec rec = {.time_ms = now,
+                                  .actor = j->system_id,
+                                  .operation = "send",
+                                  .package_id = "",
+                                  .content_sha256 = j->sha256,
                                   .outcome = outcome};
         return st->txlog_append(st->cls, &rec);
     }
@@ -125,21 +128,25 @@ static enum store_rc send_execute(struct store *st, struct commit_job *cj)
             rc = STORE_HARD_ERROR;
             break;
         }
-        struct store_delivery d = {.id = uuid, .package_id = j->doc_id,
+        struct store_delivery d = {.id = uuid,
+                                   .package_id = j->doc_id,
                                    .recipient_organ = j->recipients[i],
                                    .recipient_system = systems[i],
                                    .messagetype = j->meta.messagetype,
-                                   .state = STORE_DELIVERY_INITIAL, .created_ms = now,
+                                   .state = STORE_DELIVERY_INITIAL,
+                                   .created_ms = now,
                                    .updated_ms = now};
         rc = st->delivery_insert(st->cls, &d);
     }
     free(systems);
     if (rc < 0)
         return rc;
-    struct store_txrec rec = {.time_ms = now, .actor = j->system_id,
+    struct store_txrec rec = {.time_ms = now,
+                              .actor = j->system_id,
                               .operation = j->meta.messagetype == STORE_MSG_STATUS ? "send.status"
                                                                                    : "send.edoc",
-                              .package_id = j->doc_id, .content_sha256 = j->sha256,
+                              .package_id = j->doc_id,
+                              .content_sha256 = j->sha256,
                               .outcome = "ok"};
     return st->txlog_append(st->cls, &rec);
 }
@@ -353,7 +360,8 @@ void op_send_edoc(struct vxp_call *call)
         body = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         json_decref(o);
         buf_free(&d);
-        http_reply(call->req, 200, "application/json; charset=utf-8", body, body ? strlen(body) : 0);
+        http_reply(call->req, 200, "application/json; charset=utf-8", body,
+                   body ? strlen(body) : 0);
         free(body);
         return;
     }

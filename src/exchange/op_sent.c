@@ -8,20 +8,6 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-static const char *receive_desc(enum store_delivery_state st)
-{
-    switch (st) {
-    case STORE_DELIVERY_INITIAL:
-        return "Cho nhan";
-    case STORE_DELIVERY_PROCESSING:
-        return "Dang xu ly";
-    case STORE_DELIVERY_DONE:
-        return "Da nhan";
-    default:
-        return "Nhan loi";
-    }
-}
-
 static int add_row(void *ctx, const struct store_sent_row *r)
 {
     const struct store_package *p = r->pkg;
@@ -35,13 +21,14 @@ static int add_row(void *ctx, const struct store_sent_row *r)
         buf_puts(&notation, p->code_number);
     if (p->code_notation && *p->code_notation)
         buf_printf(&notation, "%s%s", notation.len ? "/" : "", p->code_notation);
-    json_t *item = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serviceType", "eDoc",
-        "messageType", store_msgtype_name(p->messagetype), "senderDocId", p->id, "receiverDocId",
-        d->id, "fromCode", p->from_organ ? p->from_organ : "", "toCode", d->recipient_organ, "title",
-        p->subject ? p->subject : "", "notation", notation.data ? notation.data : "", "sentTime",
-        sent, "receivedTime", received, "sendStatus", "sent", "sendStatusDesc", "Da gui",
-        "receiveStatus", store_state_name(d->state), "receiveStatusDesc", receive_desc(d->state));
+    json_t *item =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serviceType",
+                  "eDoc", "messageType", store_msgtype_name(p->messagetype), "senderDocId", p->id,
+                  "receiverDocId", d->id, "fromCode", p->from_organ ? p->from_organ : "", "toCode",
+                  d->recipient_organ, "title", p->subject ? p->subject : "", "notation",
+                  notation.data ? notation.data : "", "sentTime", sent, "receivedTime", received,
+                  "sendStatus", "sent", "sendStatusDesc", "Da gui", "receiveStatus",
+                  store_state_name(d->state), "receiveStatusDesc", vxp_state_desc(d->state));
     buf_free(&notation);
     return item ? json_array_append_new(ctx, item) : 1;
 }

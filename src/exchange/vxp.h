@@ -16,20 +16,26 @@
 #include "util/errors.h"
 
 /* What the client must find in a failure reply of an operation (section 6 of the protocol). */
-enum vxp_fail_shape { VXP_FAIL_PLAIN, VXP_FAIL_DOCID, VXP_FAIL_DATA_STRING, VXP_FAIL_DATA_LIST,
-                      VXP_FAIL_COUNT, VXP_FAIL_EMPTY_BODY };
+enum vxp_fail_shape {
+    VXP_FAIL_PLAIN,
+    VXP_FAIL_DOCID,
+    VXP_FAIL_DATA_STRING,
+    VXP_FAIL_DATA_LIST,
+    VXP_FAIL_COUNT,
+    VXP_FAIL_EMPTY_BODY
+};
 
 struct vxp_call {
     struct http_request *req;
     struct app *app;
     const struct vxp_op *op;
     char system_id[STORE_ID_MAX + 1]; /* the authenticated caller */
-    json_t *params;                    /* the signed JSON object, owned */
+    json_t *params;                   /* the signed JSON object, owned */
 };
 
 struct vxp_op {
     const char *name;
-    int allow_get;   /* downloadEdoc is a GET; every other operation a POST */
+    int allow_get; /* downloadEdoc is a GET; every other operation a POST */
     enum vxp_fail_shape fail_shape;
     void (*handler)(struct vxp_call *call);
 };
@@ -59,16 +65,19 @@ void vxp_complete(struct http_request *req, char *body, size_t len); /* takes bo
 /* The failure members an operation must carry (DocId "", data "", count 0...), as a new object. */
 json_t *vxp_fail_members(enum vxp_fail_shape shape);
 
+/* The ASCII description of a delivery state in list items (status_desc, receiveStatusDesc). */
+const char *vxp_state_desc(enum store_delivery_state st);
+
 /* Operations (one file per resource). */
-void op_send_edoc(struct vxp_call *call);           /* op_send.c */
-void op_get_received_list(struct vxp_call *call);   /* op_inbox.c */
+void op_send_edoc(struct vxp_call *call);         /* op_send.c */
+void op_get_received_list(struct vxp_call *call); /* op_inbox.c */
 void op_count_receive_edoc(struct vxp_call *call);
 void op_count_receive_status(struct vxp_call *call);
 void op_update_status(struct vxp_call *call);
-void op_get_edoc(struct vxp_call *call);            /* op_fetch.c */
+void op_get_edoc(struct vxp_call *call); /* op_fetch.c */
 void op_download_edoc(struct vxp_call *call);
-void op_get_sent_list(struct vxp_call *call);       /* op_sent.c */
-void op_get_agencies(struct vxp_call *call);        /* op_agency.c */
+void op_get_sent_list(struct vxp_call *call); /* op_sent.c */
+void op_get_agencies(struct vxp_call *call);  /* op_agency.c */
 void op_get_agencies_qd20(struct vxp_call *call);
 void op_get_synchronize_unit(struct vxp_call *call);
 void op_register_agency(struct vxp_call *call);

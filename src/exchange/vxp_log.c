@@ -21,8 +21,11 @@ struct log_job {
 static enum store_rc log_execute(struct store *st, struct commit_job *cj)
 {
     struct log_job *j = (struct log_job *)cj;
-    struct store_txrec rec = {.time_ms = j->time_ms, .actor = j->actor, .operation = j->operation,
-                              .package_id = j->package_id, .content_sha256 = j->sha256,
+    struct store_txrec rec = {.time_ms = j->time_ms,
+                              .actor = j->actor,
+                              .operation = j->operation,
+                              .package_id = j->package_id,
+                              .content_sha256 = j->sha256,
                               .outcome = j->outcome};
     return st->txlog_append(st->cls, &rec);
 }

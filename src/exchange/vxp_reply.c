@@ -92,3 +92,17 @@ void vxp_complete(struct http_request *req, char *body, size_t len)
     http_complete(req, 200, JSON_CT, body ? body : "", body ? len : 0);
     free(body);
 }
+
+const char *vxp_state_desc(enum store_delivery_state st)
+{
+    switch (st) {
+    case STORE_DELIVERY_INITIAL:
+        return "Cho nhan";
+    case STORE_DELIVERY_PROCESSING:
+        return "Dang xu ly";
+    case STORE_DELIVERY_DONE:
+        return "Da nhan";
+    default:
+        return "Nhan loi";
+    }
+}

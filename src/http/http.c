@@ -74,10 +74,12 @@ int http_reply(struct http_request *req, unsigned status, const char *content_ty
 }
 
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
-                      uint64_t size, ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
-                      void *ctx, void (*free_fn)(void *))
+                      uint64_t size,
+                      ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max), void *ctx,
+                      void (*free_fn)(void *))
 {
-    struct MHD_Response *r = MHD_create_response_from_callback(size, 64 * 1024, reader, ctx, free_fn);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(size, 64 * 1024, reader, ctx, free_fn);
     if (!r) {
         if (free_fn)
             free_fn(ctx);
@@ -377,8 +379,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
-                                                            va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -421,10 +422,11 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 64 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(cfg->max_headers_total + 64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u (address in use or not available)",
                  cfg->host, (unsigned)cfg->port);

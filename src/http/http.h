@@ -36,19 +36,19 @@ typedef http_handler_fn (*http_router_fn)(void *app, const char *method, const c
 struct http_config {
     const char *host; /* numeric IPv4/IPv6 address */
     uint16_t port;
-    unsigned threads;             /* MHD thread pool size */
+    unsigned threads; /* MHD thread pool size */
     unsigned max_connections;
     unsigned idle_timeout_s;
     uint64_t max_body_bytes;
-    size_t spool_memory;          /* body bytes kept in memory before spooling to a file */
-    const char *spool_dir;        /* where spool files are created (then unlinked) */
-    size_t max_header_bytes;      /* one header line */
-    size_t max_headers_total;     /* all headers */
+    size_t spool_memory;      /* body bytes kept in memory before spooling to a file */
+    const char *spool_dir;    /* where spool files are created (then unlinked) */
+    size_t max_header_bytes;  /* one header line */
+    size_t max_headers_total; /* all headers */
     unsigned max_headers;
     http_router_fn router;
-    http_handler_fn not_found;    /* called when the router returns NULL */
-    http_handler_fn too_large;    /* called instead of the handler when the body was too large */
-    http_handler_fn bad_headers;  /* called instead of the handler when header limits are hit */
+    http_handler_fn not_found;   /* called when the router returns NULL */
+    http_handler_fn too_large;   /* called instead of the handler when the body was too large */
+    http_handler_fn bad_headers; /* called instead of the handler when header limits are hit */
     void *app;
 };
 
@@ -88,8 +88,9 @@ int http_reply(struct http_request *req, unsigned status, const char *content_ty
 /* Queues a response whose body is produced by reader(ctx, pos, buf, max) -> bytes, or -1 on
  * error (see MHD_ContentReaderCallback); size is the total, ctx freed by free_fn. */
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
-                      uint64_t size, ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
-                      void *ctx, void (*free_fn)(void *));
+                      uint64_t size,
+                      ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max), void *ctx,
+                      void (*free_fn)(void *));
 /* Adds a header to the response queued next (call before http_reply*). */
 int http_add_reply_header(struct http_request *req, const char *name, const char *value);
 
