@@ -92,8 +92,8 @@ static enum store_rc send_execute(struct store *st, struct commit_job *cj)
             return rc;
         }
         if (rc == STORE_NO_RESULTS) {
+            buf_printf(&j->detail, "%s%s", j->err == LT_ERR_OK ? "" : ", ", j->recipients[i]);
             j->err = LT_ERR_UNKNOWN_RECIPIENT;
-            buf_printf(&j->detail, "%s", j->recipients[i]);
         }
     }
     if (j->err != LT_ERR_OK) {
@@ -353,15 +353,10 @@ void op_send_edoc(struct vxp_call *call)
                    call->system_id);
         size_t len;
         atomic_fetch_add(&app->metrics.failures, 1);
-        char *body = vxp_render(LT_ERR_FROM_MISMATCH, NULL, vxp_fail_members(VXP_FAIL_DOCID), &len);
-        json_t *o = json_loads(body, 0, NULL);
-        free(body);
-        json_object_set_new(o, "ErrorDesc", json_string(d.data));
-        body = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-        json_decref(o);
+        char *body =
+            vxp_render_desc(LT_ERR_FROM_MISMATCH, d.data, vxp_fail_members(VXP_FAIL_DOCID), &len);
         buf_free(&d);
-        http_reply(call->req, 200, "application/json; charset=utf-8", body,
-                   body ? strlen(body) : 0);
+        http_reply(call->req, 200, "application/json; charset=utf-8", body, len);
         free(body);
         return;
     }

@@ -61,6 +61,8 @@ const char *vxp_param(const struct vxp_call *call, const char *key);
 void vxp_ok(struct vxp_call *call, json_t *extra);
 void vxp_fail(struct vxp_call *call, enum lt_err e, const char *detail);
 char *vxp_render(enum lt_err e, const char *detail, json_t *extra, size_t *ret_len);
+/* The same with ErrorDesc given whole (for wording clients already recognise). */
+char *vxp_render_desc(enum lt_err e, const char *desc, json_t *extra, size_t *ret_len);
 void vxp_complete(struct http_request *req, char *body, size_t len); /* takes body */
 /* The failure members an operation must carry (DocId "", data "", count 0...), as a new object. */
 json_t *vxp_fail_members(enum vxp_fail_shape shape);

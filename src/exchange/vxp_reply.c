@@ -28,17 +28,12 @@ json_t *vxp_fail_members(enum vxp_fail_shape shape)
     }
 }
 
-char *vxp_render(enum lt_err e, const char *detail, json_t *extra, size_t *ret_len)
+char *vxp_render_desc(enum lt_err e, const char *desc, json_t *extra, size_t *ret_len)
 {
-    struct buf desc = {0};
-    buf_puts(&desc, lt_err_msg(e));
-    if (detail && *detail)
-        buf_printf(&desc, ": %s", detail);
     char code[16];
     snprintf(code, sizeof code, "%d", lt_err_code(e));
-    json_t *o = json_pack("{s:s,s:s,s:s%}", "status", e == LT_ERR_OK ? "OK" : "FAIL", "ErrorCode",
-                          code, "ErrorDesc", desc.data ? desc.data : "", desc.len);
-    buf_free(&desc);
+    json_t *o = json_pack("{s:s,s:s,s:s}", "status", e == LT_ERR_OK ? "OK" : "FAIL", "ErrorCode",
+                          code, "ErrorDesc", desc);
     if (o && extra)
         json_object_update(o, extra);
     json_decref(extra);
@@ -50,6 +45,17 @@ char *vxp_render(enum lt_err e, const char *detail, json_t *extra, size_t *ret_l
         s = strdup(oom);
     }
     *ret_len = s ? strlen(s) : 0;
+    return s;
+}
+
+char *vxp_render(enum lt_err e, const char *detail, json_t *extra, size_t *ret_len)
+{
+    struct buf desc = {0};
+    buf_puts(&desc, lt_err_msg(e));
+    if (detail && *detail)
+        buf_printf(&desc, ": %s", detail);
+    char *s = vxp_render_desc(e, desc.data ? desc.data : "", extra, ret_len);
+    buf_free(&desc);
     return s;
 }
 
