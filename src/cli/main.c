@@ -13,6 +13,10 @@ static const struct {
     {"demo", cmd_demo, "load the Kon Tum demo province into a data directory"},
     {"agency", cmd_agency, "register, list and remove agencies"},
     {"system", cmd_system, "connect, list, remove systems; rotate their secrets"},
+    {"service", cmd_service, "publish, list, update and remove gateway services"},
+    {"access", cmd_access, "grant, revoke and list consumers' access to services"},
+    {"token", cmd_token, "list and revoke gateway access tokens"},
+    {"demo-upstream", cmd_demo_upstream, "run the demo province's provider systems (for make run)"},
     {"stats", cmd_stats, "document exchange figures for a period"},
     {"audit", cmd_audit, "verify the hash chain of the transaction log"},
 };
@@ -23,7 +27,7 @@ static void usage(FILE *out)
                  "lienthong - provincial data integration and document interchange platform.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].word, commands[i].what);
+        fprintf(out, "  %-13s %s\n", commands[i].word, commands[i].what);
 }
 
 int main(int argc, char **argv)

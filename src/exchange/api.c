@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "exchange/app.h"
-#include "exchange/committer.h"
+#include "store/committer.h"
 #include "exchange/vxp.h"
 #include "report/stats.h"
 #include "util/buf.h"
@@ -17,7 +17,7 @@
 
 #define JSON_CT "application/json; charset=utf-8"
 
-static void reply_json(struct http_request *req, unsigned status, json_t *o)
+void api_reply_json(struct http_request *req, unsigned status, json_t *o)
 {
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
@@ -29,13 +29,13 @@ static void reply_json(struct http_request *req, unsigned status, json_t *o)
     free(s);
 }
 
-static void api_error(struct http_request *req, enum lt_err e, const char *detail)
+void api_error(struct http_request *req, enum lt_err e, const char *detail)
 {
     struct buf m = {0};
     buf_puts(&m, lt_err_msg(e));
     if (detail)
         buf_printf(&m, ": %s", detail);
-    reply_json(req, (unsigned)lt_err_http(e),
+    api_reply_json(req, (unsigned)lt_err_http(e),
                json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
                          "message", m.data));
     buf_free(&m);
@@ -43,7 +43,7 @@ static void api_error(struct http_request *req, enum lt_err e, const char *detai
 
 void api_healthz(struct http_request *req)
 {
-    reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 void api_metrics(struct http_request *req)
@@ -86,7 +86,7 @@ void api_metrics(struct http_request *req)
 }
 
 /* Bearer token of the operator (DATA/admin.token), compared in constant time. */
-static int authorized(struct http_request *req)
+int api_authorized(struct http_request *req)
 {
     struct app *a = http_app(req);
     const char *h = http_header(req, "Authorization");
@@ -99,7 +99,7 @@ static int authorized(struct http_request *req)
 void api_stats(struct http_request *req)
 {
     struct app *a = http_app(req);
-    if (!authorized(req)) {
+    if (!api_authorized(req)) {
         api_error(req, LT_ERR_UNAUTHORIZED, NULL);
         return;
     }
@@ -123,7 +123,7 @@ void api_stats(struct http_request *req)
     }
     json_t *o = stats_to_json(&r, from ? from : "", to ? to : "");
     stats_result_clear(&r);
-    reply_json(req, 200, o);
+    api_reply_json(req, 200, o);
 }
 
 void api_method_not_allowed(struct http_request *req)

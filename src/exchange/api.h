@@ -4,7 +4,10 @@
 #ifndef LT_EXCHANGE_API_H
 #define LT_EXCHANGE_API_H
 
+#include <jansson.h>
+
 #include "http/http.h"
+#include "util/errors.h"
 
 struct api_route {
     const char *path;
@@ -14,9 +17,19 @@ struct api_route {
 
 http_handler_fn app_router(void *app, const char *method, const char *url);
 
+/* Shared by every /api/v1 handler: a JSON reply (o stolen), the one error shape, and the check of
+ * the administrator's bearer token (1 when authorised, else 0: the caller answers UNAUTHORIZED). */
+void api_reply_json(struct http_request *req, unsigned status, json_t *o);
+void api_error(struct http_request *req, enum lt_err e, const char *detail);
+int api_authorized(struct http_request *req);
+
 void api_healthz(struct http_request *req);
 void api_metrics(struct http_request *req);
 void api_stats(struct http_request *req);
+/* Gateway administration (api_gateway.c). */
+void api_services(struct http_request *req); /* /api/v1/services[/{code}/{version}] */
+void api_access(struct http_request *req);   /* /api/v1/access */
+void api_tokens(struct http_request *req);   /* /api/v1/tokens[/revoke] */
 void api_method_not_allowed(struct http_request *req);
 void api_not_found(struct http_request *req);
 void api_too_large(struct http_request *req);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "exchange/api.h"
-#include "exchange/committer.h"
+#include "store/committer.h"
 #include "http/http.h"
 #include "util/crypto.h"
 #include "util/log.h"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "edxml/edxml.h"
+#include "gateway/gateway.h"
 #include "store/store.h"
 
 struct committer;
@@ -24,6 +25,7 @@ struct app_config {
     unsigned dedupe_window_s;    /* identical sendEdoc within this window -> same DocId */
     unsigned list_limit;         /* most items in one getReceivedEdocList reply */
     char *log_level;
+    struct gateway_config gateway;
 };
 
 /* Defaults, then the config file (lines "key = value", '#' comments), if any. Returns 0, or -1
@@ -43,6 +45,7 @@ struct app {
     struct store *store;
     struct committer *committer;
     struct http_server *http;
+    struct gateway *gateway;
     struct edxml_limits limits;
     char admin_token[65]; /* bearer token of /api/v1, kept in DATA/admin.token */
     int64_t started_ms;

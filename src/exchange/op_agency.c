@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exchange/committer.h"
+#include "store/committer.h"
 #include "exchange/vxp.h"
 #include "util/buf.h"
 #include "util/timeutil.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exchange/committer.h"
+#include "store/committer.h"
 #include "exchange/vxp.h"
 #include "util/log.h"
 #include "util/timeutil.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exchange/committer.h"
+#include "store/committer.h"
 #include "exchange/vxp.h"
 #include "util/buf.h"
 #include "util/crypto.h"

@@ -3,12 +3,14 @@
  * URL layout: the VXP operations are matched on the LAST path segment (the SDK builds
  * endpoint + "/" + operation, endpoints may carry a base path or a trailing slash), so every
  * other route lives under a reserved first segment that no VXP operation name can take:
- * /healthz, /metrics and /api/v1/... */
+ * /healthz, /metrics, /api/v1/..., /token and the data-sharing gateway /gw/... (checked first, so
+ * a gateway path ending in a VXP operation name is still a gateway call). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "exchange/api.h"
 #include "exchange/vxp.h"
+#include "gateway/gateway.h"
 
 static const struct vxp_op ops[] = {
     {.name = "sendEdoc", .fail_shape = VXP_FAIL_DOCID, .handler = op_send_edoc},
@@ -97,9 +99,25 @@ void vxp_dispatch(struct http_request *req)
     call->op->handler(call);
 }
 
+static void gateway_call_route(struct http_request *req)
+{
+    struct app *a = http_app(req);
+    gateway_call(a->gateway, req);
+}
+
+static void gateway_token_route(struct http_request *req)
+{
+    struct app *a = http_app(req);
+    gateway_token(a->gateway, req);
+}
+
 http_handler_fn app_router(void *app, const char *method, const char *url)
 {
     size_t n = path_len(url);
+    if (strncmp(url, "/gw/", 4) == 0)
+        return gateway_call_route;
+    if (n == 6 && memcmp(url, "/token", 6) == 0)
+        return strcmp(method, "POST") == 0 ? gateway_token_route : api_method_not_allowed;
     for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++) {
         const struct api_route *r = &api_routes[i];
         if (strlen(r->path) == n && memcmp(r->path, url, n) == 0)

@@ -142,6 +142,68 @@ typedef int (*store_stats_cb)(void *ctx, const struct store_stats_row *row);
 /* Pulls package bytes for package_insert: like read(2): >0 bytes, 0 at end, -1 on error. */
 typedef long (*store_read_fn)(void *ctx, void *buf, size_t cap);
 
+/* --- data-sharing gateway (src/gateway) --- */
+
+enum store_protocol { STORE_PROTO_REST = 0, STORE_PROTO_SOAP = 1 };
+
+/* A published service, keyed by (code, version). */
+struct store_service {
+    char *code;          /* [A-Za-z0-9._-]{1,64} */
+    char *version;       /* [A-Za-z0-9._-]{1,32} */
+    char *provider_system; /* the system that publishes it (must exist) */
+    char *name;          /* human name, UTF-8 ("" when not given) */
+    char *description;   /* "" when not given */
+    char *url;           /* upstream base URL, http:// or https:// */
+    enum store_protocol protocol;
+    int64_t timeout_ms;         /* whole upstream exchange */
+    int64_t max_request_bytes;  /* request body limit (413 above) */
+    int64_t max_response_bytes; /* upstream body limit (502 above) */
+    int64_t rate_per_s;  /* default calls per second per consumer (token bucket); 0 = unlimited */
+    int64_t burst;       /* bucket size; 0 = same as rate_per_s */
+    int64_t created_ms, updated_ms;
+};
+
+/* A consumer system's right to call a service: one per (consumer, service). */
+struct store_grant {
+    char *consumer_system;
+    char *service_code, *service_version;
+    char *methods;     /* upper-case comma list, e.g. "GET,POST"; "" = every method */
+    char *path_prefix; /* "" = every path; else starts with '/' */
+    int64_t rate_per_s;/* 0 = the service's rate */
+    int64_t burst;     /* 0 = the service's burst */
+    int64_t created_ms, updated_ms;
+};
+
+/* An OAuth2 access token. Only its SHA-256 is stored, never the token. */
+struct store_token {
+    char *sha256;    /* 64 hex of the token string */
+    char *system_id; /* the consumer it was issued to */
+    int64_t issued_ms, expires_ms;
+    int64_t revoked_ms; /* 0 = not revoked */
+};
+
+/* One gateway call as logged (also chained into the transaction log, operation "call"). */
+struct store_call {
+    int64_t time_ms;          /* when the request arrived */
+    const char *request_id;   /* X-Request-Id as sent upstream (<= 64 chars) */
+    const char *consumer;     /* authenticated system, "" when authentication failed */
+    const char *provider;     /* provider system, "" when no service matched */
+    const char *service_code, *service_version; /* "" when no service matched */
+    const char *method;
+    const char *path;         /* path below the service (no query), truncated to 512 bytes */
+    int status;               /* HTTP status returned to the consumer */
+    const char *error;        /* registry name (e.g. "UPSTREAM_TIMEOUT") or "" when forwarded */
+    int64_t duration_us;      /* arrival to last byte handed to the consumer */
+    int64_t upstream_us;      /* time spent waiting for the upstream; 0 when not forwarded */
+    int64_t bytes_in, bytes_out; /* request body received, response body sent */
+    const char *request_sha256, *response_sha256; /* 64 hex of the bodies ("" when none) */
+};
+
+typedef int (*store_service_cb)(void *ctx, const struct store_service *s);
+typedef int (*store_grant_cb)(void *ctx, const struct store_grant *g);
+typedef int (*store_token_cb)(void *ctx, const struct store_token *t);
+typedef int (*store_call_cb)(void *ctx, const struct store_call *c);
+
 struct store {
     void *cls; /* implementation state */
 
@@ -214,6 +276,44 @@ struct store {
      * that sent or received, ordered by organ id, then the total row (organ_id ""). */
     enum store_rc (*stats)(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb,
                            void *ctx);
+
+    /* Gateway catalogue. service_put inserts or updates by (code, version). service_remove
+     * also removes the service's grants (NO_RESULTS when unknown). */
+    enum store_rc (*service_put)(void *cls, const struct store_service *s);
+    enum store_rc (*service_get)(void *cls, const char *code, const char *version,
+                                 struct store_service *ret);
+    /* Ordered by code, version; provider NULL = every provider. */
+    enum store_rc (*service_list)(void *cls, const char *provider, store_service_cb cb, void *ctx);
+    enum store_rc (*service_remove)(void *cls, const char *code, const char *version);
+
+    /* Access rights. grant_put inserts or updates by (consumer, code, version). */
+    enum store_rc (*grant_put)(void *cls, const struct store_grant *g);
+    enum store_rc (*grant_remove)(void *cls, const char *consumer, const char *code,
+                                  const char *version);
+    /* Ordered by consumer, code, version; NULL filters match everything. */
+    enum store_rc (*grant_list)(void *cls, const char *consumer, const char *code,
+                                const char *version, store_grant_cb cb, void *ctx);
+
+    /* Tokens. token_revoke: one token by hash; token_revoke_system: every unrevoked token of
+     * a system (NO_RESULTS when there was none). token_list_active: not revoked and expiring
+     * after now_ms, ordered by issue time. */
+    enum store_rc (*token_insert)(void *cls, const struct store_token *t);
+    enum store_rc (*token_revoke)(void *cls, const char *sha256, int64_t now_ms);
+    enum store_rc (*token_revoke_system)(void *cls, const char *system_id, int64_t now_ms);
+    enum store_rc (*token_list_active)(void *cls, int64_t now_ms, store_token_cb cb, void *ctx);
+
+    /* Call log: call_insert appends one call (inside a write transaction); call_scan yields
+     * the calls with time in [from_ms, to_ms) (0 = unbounded) in time order. */
+    enum store_rc (*call_insert)(void *cls, const struct store_call *c);
+    enum store_rc (*call_scan)(void *cls, int64_t from_ms, int64_t to_ms, store_call_cb cb,
+                               void *ctx);
+
+    /* Configuration generation: a counter shared by every process that opens this store, bumped
+     * by write_commit() after a durable commit that changed systems, serves, services, grants or
+     * revoked tokens (not by token_insert or call_insert). Reading it costs no I/O (one atomic
+     * load), so the gateway checks it on every request and reloads its in-memory view when it
+     * moved: a change made by the CLI applies to the next request. */
+    uint64_t (*config_generation)(void *cls);
 };
 
 /* Opens (creating when missing) the SQLite store in directory data_dir, migrating its schema to
@@ -226,8 +326,12 @@ void store_agency_clear(struct store_agency *a);
 void store_system_clear(struct store_system *s);
 void store_package_clear(struct store_package *p);
 void store_delivery_clear(struct store_delivery *d);
+void store_service_clear(struct store_service *s);
+void store_grant_clear(struct store_grant *g);
+void store_token_clear(struct store_token *t);
 
 const char *store_state_name(enum store_delivery_state st); /* initial processing done fail */
 const char *store_msgtype_name(enum store_msgtype t);       /* edoc status */
+const char *store_protocol_name(enum store_protocol p);     /* rest soap */
 
 #endif

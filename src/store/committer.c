@@ -1,5 +1,5 @@
 /* committer — group commit on one writer thread (see committer.h for the contract). */
-#include "exchange/committer.h"
+#include "store/committer.h"
 
 #include <pthread.h>
 #include <stdio.h>
