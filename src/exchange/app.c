@@ -30,6 +30,7 @@ void app_config_defaults(struct app_config *c)
     c->dedupe_window_s = 600;
     c->list_limit = 1000;
     c->log_level = strdup("info");
+    gateway_config_defaults(&c->gateway);
 }
 
 void app_config_clear(struct app_config *c)
@@ -96,6 +97,12 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"spool_memory_bytes", 0, 1ULL << 30, 1, &c->spool_memory_bytes},
         {"dedupe_window_seconds", 0, 7 * 86400, 0, &c->dedupe_window_s},
         {"list_limit", 1, 100000, 0, &c->list_limit},
+        {"gateway_token_ttl_seconds", 1, 30 * 86400, 1, &c->gateway.token_ttl_s},
+        {"gateway_breaker_failures", 1, 1000, 0, &c->gateway.breaker_failures},
+        {"gateway_breaker_open_ms", 1, 3600 * 1000, 1, &c->gateway.breaker_open_ms},
+        {"gateway_retries", 0, 5, 0, &c->gateway.retries},
+        {"gateway_max_in_flight", 1, 100000, 0, &c->gateway.max_in_flight},
+        {"gateway_upstream_connections", 1, 10000, 0, &c->gateway.upstream_connections},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].name) != 0)
