@@ -14,6 +14,7 @@
 #include "exchange/app.h"
 #include "http/http.h"
 #include "util/errors.h"
+#include "util/vxpsig.h"
 
 /* What the client must find in a failure reply of an operation (section 6 of the protocol). */
 enum vxp_fail_shape {
@@ -48,11 +49,6 @@ void vxp_dispatch(struct http_request *req);
 /* Authentication (vxp_auth.c). Fills call->system_id and call->params; returns LT_ERR_OK or the
  * reason for refusal. */
 enum lt_err vxp_authenticate(struct vxp_call *call);
-/* The pure part of it (no I/O, fuzzed): checks that mac is HMAC-SHA256(secret, sign) in hex,
- * that sign is a flat JSON object of strings and that its systemid equals id. On success
- * *ret_params gets the parsed object (caller decrefs). */
-enum lt_err vxp_check_signature(const char *id, const char *secret, const char *sign,
-                                const char *mac, json_t **ret_params);
 /* A signed parameter by key, case-insensitively ("docId" finds XroadVnpt-docid); NULL if absent. */
 const char *vxp_param(const struct vxp_call *call, const char *key);
 

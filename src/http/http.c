@@ -14,7 +14,7 @@
 
 #include "util/log.h"
 
-#define MAX_REPLY_HEADERS 8
+#define MAX_REPLY_HEADERS 128 /* a proxied response passes the upstream's headers */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -26,6 +26,7 @@ struct http_request {
     struct http_server *srv;
     struct MHD_Connection *conn;
     const char *method, *url;
+    char *raw_uri; /* request-target as received (not unescaped), for proxying */
     http_handler_fn handler;
     int too_large, bad_headers, responded, suspended;
     /* body */
@@ -36,7 +37,7 @@ struct http_request {
     void *state;
     void (*state_free)(void *);
     /* reply headers for the next response */
-    char *reply_hdr[MAX_REPLY_HEADERS][2];
+    char *(*reply_hdr)[2]; /* grown on demand up to MAX_REPLY_HEADERS */
     unsigned n_reply_hdr;
     /* completion from another thread */
     struct MHD_Response *pending;
@@ -92,6 +93,12 @@ int http_add_reply_header(struct http_request *req, const char *name, const char
 {
     if (req->n_reply_hdr >= MAX_REPLY_HEADERS)
         return -1;
+    if ((req->n_reply_hdr & 7) == 0) {
+        char *(*grown)[2] = realloc(req->reply_hdr, (req->n_reply_hdr + 8) * sizeof *grown);
+        if (!grown)
+            return -1;
+        req->reply_hdr = grown;
+    }
     char *n = strdup(name), *v = strdup(value);
     if (!n || !v) {
         free(n);
@@ -110,15 +117,42 @@ void http_suspend(struct http_request *req)
     MHD_suspend_connection(req->conn);
 }
 
-void http_complete(struct http_request *req, unsigned status, const char *content_type,
-                   const void *body, size_t len)
+static void complete_with(struct http_request *req, unsigned status, const char *content_type,
+                          struct MHD_Response *r)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (r && content_type)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     req->pending = r;
     req->pending_status = status;
+    MHD_resume_connection(req->conn);
+}
+
+void http_complete(struct http_request *req, unsigned status, const char *content_type,
+                   const void *body, size_t len)
+{
+    complete_with(req, status, content_type,
+                  MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY));
+}
+
+void http_complete_stream(struct http_request *req, unsigned status, const char *content_type,
+                          uint64_t size,
+                          ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
+                          void *ctx, void (*free_fn)(void *))
+{
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        size == HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : size, 64 * 1024, reader, ctx, free_fn);
+    if (!r && free_fn)
+        free_fn(ctx);
+    complete_with(req, status, content_type, r);
+}
+
+void http_stream_park(struct http_request *req)
+{
+    MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_request *req)
+{
     MHD_resume_connection(req->conn);
 }
 
@@ -136,6 +170,34 @@ const char *http_url(const struct http_request *req)
 {
     return req->url;
 }
+const char *http_raw_uri(const struct http_request *req)
+{
+    return req->raw_uri ? req->raw_uri : req->url;
+}
+
+int http_client_ip(const struct http_request *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return -1;
+    const struct sockaddr *sa = ci->client_addr;
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    return inet_ntop(sa->sa_family, addr, buf, (socklen_t)len) ? 0 : -1;
+}
+
+void http_body_take(struct http_request *req, struct buf *ret_mem, int *ret_fd)
+{
+    *ret_mem = req->mem;
+    memset(&req->mem, 0, sizeof req->mem);
+    *ret_fd = req->fd;
+    req->fd = -1;
+    if (*ret_fd >= 0)
+        lseek(*ret_fd, 0, SEEK_SET);
+}
+
 const char *http_header(const struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -295,6 +357,18 @@ static int check_header(void *ctx, const char *name, const char *value)
 
 /* --- MHD callbacks --- */
 
+/* Called by MHD with the request-target exactly as received, before any unescaping: the request
+ * object is born here so that the gateway can forward the path byte for byte. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_request *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->fd = -1;
+    req->raw_uri = strdup(uri ? uri : "");
+    return req;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -305,12 +379,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req = calloc(1, sizeof *req);
         if (!req)
             return MHD_NO;
+        req->fd = -1;
+        *con_cls = req;
+    }
+    if (!req->srv) {
         req->srv = s;
         req->conn = conn;
         req->url = url;
         req->method = method;
-        req->fd = -1;
-        *con_cls = req;
         struct hdr_check h = {&s->cfg, 0, 0, 0};
         http_each_header(req, check_header, &h);
         if (h.bad) {
@@ -375,6 +451,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(req->reply_hdr[i][0]);
         free(req->reply_hdr[i][1]);
     }
+    free(req->reply_hdr);
+    free(req->raw_uri);
     free(req);
     *con_cls = NULL;
 }
@@ -425,7 +503,8 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(cfg->max_headers_total + 64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
+        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u (address in use or not available)",

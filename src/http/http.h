@@ -59,7 +59,11 @@ uint16_t http_bound_port(const struct http_server *s);
 /* --- request accessors (valid until the request completes) --- */
 void *http_app(const struct http_request *req);
 const char *http_method(const struct http_request *req);
-const char *http_url(const struct http_request *req);
+const char *http_url(const struct http_request *req); /* path, unescaped by MHD */
+/* The request-target exactly as received (path and query, not unescaped). */
+const char *http_raw_uri(const struct http_request *req);
+/* The client's address as text (IPv4 or IPv6). Returns 0, or -1. */
+int http_client_ip(const struct http_request *req, char *buf, size_t len);
 /* Case-insensitive header lookup; NULL when absent. */
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
@@ -76,6 +80,11 @@ int http_body_fd(struct http_request *req);
  * http_body_rewind() restarts from the first byte. */
 long http_body_read(struct http_request *req, void *buf, size_t cap);
 int http_body_rewind(struct http_request *req);
+
+/* Moves the body out of the request: the memory buffer (possibly empty) or the spool file
+ * descriptor positioned at 0 (-1 when in memory); the caller owns both afterwards. For handlers
+ * whose body outlives the request's thread (the gateway streams it to an upstream). */
+void http_body_take(struct http_request *req, struct buf *ret_mem, int *ret_fd);
 
 /* Per-request handler state, freed with the request. */
 void http_set_state(struct http_request *req, void *state, void (*free_fn)(void *));
@@ -99,5 +108,17 @@ int http_add_reply_header(struct http_request *req, const char *name, const char
 void http_suspend(struct http_request *req);
 void http_complete(struct http_request *req, unsigned status, const char *content_type,
                    const void *body, size_t len);
+
+/* Completes a suspended request with a body produced later, possibly by another thread.
+ * size is the total or HTTP_SIZE_UNKNOWN (chunked). When the reader has no data yet it calls
+ * http_stream_park() and returns 0; the producer calls http_resume() once data (or the end) is
+ * there. Reply headers added with http_add_reply_header() before this call are sent. */
+#define HTTP_SIZE_UNKNOWN UINT64_MAX
+void http_complete_stream(struct http_request *req, unsigned status, const char *content_type,
+                          uint64_t size,
+                          ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max),
+                          void *ctx, void (*free_fn)(void *));
+void http_stream_park(struct http_request *req);
+void http_resume(struct http_request *req);
 
 #endif
