@@ -2,7 +2,12 @@
  *
  * Files: <data_dir>/lienthong.db (+ -wal, -shm), WAL journal, synchronous=FULL so that a commit
  * is on disk (fsync) when write_commit returns. busy_timeout lets the CLI work on the database
- * while the server runs.
+ * while the server runs. <data_dir>/lienthong.gen holds the configuration generation (8 bytes,
+ * native order), mapped MAP_SHARED by every process that opens the store: write_commit
+ * increments it atomically after a durable commit whose transaction changed systems, serves,
+ * services, grants or revoked tokens (the transaction's config_dirty flag), and
+ * config_generation() is one atomic load. Not itself durable: a lost increment (crash between
+ * commit and increment) costs only a reload that the restarting gateway does anyway.
  *
  * Connections:
  *  - ONE write connection, guarded by a mutex that write_begin takes (then BEGIN IMMEDIATE) and
@@ -32,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit/chain.h"
 #include "store/sqlite_schema.h"
@@ -47,6 +55,8 @@
 #define INBOX_DEFAULT_LIMIT 1000
 #define SENT_DEFAULT_LIMIT 500
 #define SENT_MAX_LIMIT 5000
+#define CALL_SCAN_PAGE 1000
+#define GEN_FILE "lienthong.gen"
 
 /* ---- SQL: one named statement each ---------------------------------------------------------- */
 
@@ -190,6 +200,74 @@ static const char sql_stats[] =
     " LEFT JOIN agency a ON a.id = o.organ"
     " ORDER BY o.organ";
 
+/* Gateway catalogue. A put for an unknown system (or a grant for an unknown service) inserts
+ * nothing: the EXISTS clause makes the row set empty, and the caller gets NO_RESULTS. An update
+ * keeps created_ms. */
+#define SERVICE_COLS                                                                               \
+    "code, version, provider_system, name, description, url, protocol, timeout_ms,"                \
+    " max_request_bytes, max_response_bytes, rate_per_s, burst, created_ms, updated_ms"
+static const char sql_service_put[] =
+    "INSERT INTO service (" SERVICE_COLS ")"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
+    " WHERE EXISTS (SELECT 1 FROM system WHERE id = ?3)"
+    " ON CONFLICT (code, version) DO UPDATE SET provider_system = excluded.provider_system,"
+    " name = excluded.name, description = excluded.description, url = excluded.url,"
+    " protocol = excluded.protocol, timeout_ms = excluded.timeout_ms,"
+    " max_request_bytes = excluded.max_request_bytes,"
+    " max_response_bytes = excluded.max_response_bytes, rate_per_s = excluded.rate_per_s,"
+    " burst = excluded.burst, updated_ms = excluded.updated_ms";
+static const char sql_service_get[] =
+    "SELECT " SERVICE_COLS " FROM service WHERE code = ?1 AND version = ?2";
+static const char sql_service_list[] = "SELECT " SERVICE_COLS " FROM service"
+                                       " WHERE ?1 IS NULL OR provider_system = ?1"
+                                       " ORDER BY code, version";
+static const char sql_service_delete[] = "DELETE FROM service WHERE code = ?1 AND version = ?2";
+
+#define GRANT_COLS                                                                                 \
+    "consumer_system, service_code, service_version, methods, path_prefix, rate_per_s, burst,"     \
+    " created_ms, updated_ms"
+static const char sql_grant_put[] =
+    "INSERT INTO access_grant (" GRANT_COLS ")"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+    " WHERE EXISTS (SELECT 1 FROM system WHERE id = ?1)"
+    " AND EXISTS (SELECT 1 FROM service WHERE code = ?2 AND version = ?3)"
+    " ON CONFLICT (consumer_system, service_code, service_version) DO UPDATE SET"
+    " methods = excluded.methods, path_prefix = excluded.path_prefix,"
+    " rate_per_s = excluded.rate_per_s, burst = excluded.burst, updated_ms = excluded.updated_ms";
+static const char sql_grant_delete[] = "DELETE FROM access_grant WHERE consumer_system = ?1"
+                                       " AND service_code = ?2 AND service_version = ?3";
+static const char sql_grant_delete_service[] =
+    "DELETE FROM access_grant WHERE service_code = ?1 AND service_version = ?2";
+static const char sql_grant_list[] = "SELECT " GRANT_COLS " FROM access_grant"
+                                     " WHERE (?1 IS NULL OR consumer_system = ?1)"
+                                     " AND (?2 IS NULL OR service_code = ?2)"
+                                     " AND (?3 IS NULL OR service_version = ?3)"
+                                     " ORDER BY consumer_system, service_code, service_version";
+
+static const char sql_token_insert[] =
+    "INSERT INTO access_token (sha256, system_id, issued_ms, expires_ms, revoked_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_token_revoke[] =
+    "UPDATE access_token SET revoked_ms = ?2 WHERE sha256 = ?1 AND revoked_ms = 0";
+static const char sql_token_revoke_system[] =
+    "UPDATE access_token SET revoked_ms = ?2 WHERE system_id = ?1 AND revoked_ms = 0";
+static const char sql_token_list_active[] =
+    "SELECT sha256, system_id, issued_ms, expires_ms, revoked_ms FROM access_token"
+    " WHERE revoked_ms = 0 AND expires_ms > ?1 ORDER BY issued_ms, sha256";
+
+#define CALL_COLS                                                                                  \
+    "time_ms, request_id, consumer, provider, service_code, service_version, method, path,"        \
+    " status, error, duration_us, upstream_us, bytes_in, bytes_out, request_sha256,"               \
+    " response_sha256"
+static const char sql_call_insert[] =
+    "INSERT INTO gateway_call (" CALL_COLS ")"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+/* One page of the call log after the key (?1 time, ?2 rowid), before ?3: keyset paging on the
+ * time index (which ends in the rowid), so each page is one short read (SQLite only: rowid). */
+static const char sql_call_scan[] = "SELECT rowid, " CALL_COLS " FROM gateway_call"
+                                    " WHERE (time_ms, rowid) > (?1, ?2) AND time_ms < ?3"
+                                    " ORDER BY time_ms, rowid LIMIT ?4";
+
 enum stmt_id {
     S_BEGIN_IMMEDIATE,
     S_BEGIN_READ,
@@ -231,6 +309,20 @@ enum stmt_id {
     S_META_GET,
     S_META_PUT,
     S_STATS,
+    S_SERVICE_PUT,
+    S_SERVICE_GET,
+    S_SERVICE_LIST,
+    S_SERVICE_DELETE,
+    S_GRANT_PUT,
+    S_GRANT_DELETE,
+    S_GRANT_DELETE_SERVICE,
+    S_GRANT_LIST,
+    S_TOKEN_INSERT,
+    S_TOKEN_REVOKE,
+    S_TOKEN_REVOKE_SYSTEM,
+    S_TOKEN_LIST_ACTIVE,
+    S_CALL_INSERT,
+    S_CALL_SCAN,
     S__COUNT
 };
 
@@ -275,6 +367,20 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_META_GET] = sql_meta_get,
     [S_META_PUT] = sql_meta_put,
     [S_STATS] = sql_stats,
+    [S_SERVICE_PUT] = sql_service_put,
+    [S_SERVICE_GET] = sql_service_get,
+    [S_SERVICE_LIST] = sql_service_list,
+    [S_SERVICE_DELETE] = sql_service_delete,
+    [S_GRANT_PUT] = sql_grant_put,
+    [S_GRANT_DELETE] = sql_grant_delete,
+    [S_GRANT_DELETE_SERVICE] = sql_grant_delete_service,
+    [S_GRANT_LIST] = sql_grant_list,
+    [S_TOKEN_INSERT] = sql_token_insert,
+    [S_TOKEN_REVOKE] = sql_token_revoke,
+    [S_TOKEN_REVOKE_SYSTEM] = sql_token_revoke_system,
+    [S_TOKEN_LIST_ACTIVE] = sql_token_list_active,
+    [S_CALL_INSERT] = sql_call_insert,
+    [S_CALL_SCAN] = sql_call_scan,
 };
 
 static const char meta_txlog_head[] = "txlog.head"; /* value "<seq> <hash>" */
@@ -293,7 +399,10 @@ struct sq {
 
     pthread_mutex_t wlock; /* held from write_begin to commit/rollback */
     struct conn w;
-    uint8_t *chunk; /* STORE_CHUNK_SIZE bytes for package_insert, used under wlock */
+    uint8_t *chunk;   /* STORE_CHUNK_SIZE bytes for package_insert, used under wlock */
+    int config_dirty; /* the open write transaction changed what the gateway caches */
+
+    uint64_t *gen; /* DATA/lienthong.gen mapped shared: the configuration generation */
 
     pthread_mutex_t plock;
     pthread_cond_t pcond;
@@ -535,6 +644,7 @@ static enum store_rc sq_write_begin(void *cls)
         return ret;
     }
     tl_writer = q;
+    q->config_dirty = 0;
     return STORE_ONE_RESULT;
 }
 
@@ -552,7 +662,12 @@ static enum store_rc sq_write_commit(void *cls)
         ret = fail(&q->w, rc, "COMMIT");
         if (!sqlite3_get_autocommit(q->w.db))
             st_run(&q->w, S_ROLLBACK);
+    } else if (q->config_dirty) {
+        /* After the durable commit, so that whoever sees the new generation reads the new
+         * configuration (a crash in between loses only a reload that a restart does anyway). */
+        __atomic_add_fetch(q->gen, 1, __ATOMIC_ACQ_REL);
     }
+    q->config_dirty = 0;
     tl_writer = NULL;
     pthread_mutex_unlock(&q->wlock);
     return ret;
@@ -568,6 +683,7 @@ static void sq_write_rollback(void *cls)
         if (rc != SQLITE_OK)
             fail(&q->w, rc, "ROLLBACK");
     }
+    q->config_dirty = 0;
     tl_writer = NULL;
     pthread_mutex_unlock(&q->wlock);
 }
@@ -775,6 +891,8 @@ static enum store_rc sq_system_put(void *cls, const struct store_system *s)
     sqlite3_bind_int64(st, 6, s->updated_ms ? s->updated_ms : now);
     int rc = sqlite3_step(st);
     enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "system_put");
+    if (ret == STORE_ONE_RESULT)
+        ((struct sq *)cls)->config_dirty = 1;
     st_put(c, S_SYSTEM_PUT, st);
     return ret;
 }
@@ -902,7 +1020,10 @@ static enum store_rc sq_system_remove(void *cls, const char *id)
         rc = run_text2(c, S_SYSTEM_DELETE, id, NULL, &changes);
     if (rc != SQLITE_OK)
         return fail(c, rc, "system_remove");
-    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    if (!changes)
+        return STORE_NO_RESULTS;
+    ((struct sq *)cls)->config_dirty = 1;
+    return STORE_ONE_RESULT;
 }
 
 /* The system serving organ_id into ret (STORE_ID_MAX + 1 bytes); *ret_found 0 when none. */
@@ -947,6 +1068,7 @@ static enum store_rc sq_serves_add(void *cls, const char *system_id, const char 
     rc = run_text2(c, S_SERVES_INSERT, organ_id, system_id, NULL);
     if (rc != SQLITE_OK)
         return fail(c, rc, "serves_add");
+    ((struct sq *)cls)->config_dirty = 1;
     return STORE_ONE_RESULT;
 }
 
@@ -959,7 +1081,10 @@ static enum store_rc sq_serves_remove(void *cls, const char *system_id, const ch
     int rc = run_text2(c, S_SERVES_DELETE, system_id, organ_id, &changes);
     if (rc != SQLITE_OK)
         return fail(c, rc, "serves_remove");
-    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    if (!changes)
+        return STORE_NO_RESULTS;
+    ((struct sq *)cls)->config_dirty = 1;
+    return STORE_ONE_RESULT;
 }
 
 static enum store_rc sq_route(void *cls, const char *organ_id, char *ret_system_id)
@@ -1684,7 +1809,482 @@ static enum store_rc sq_stats(void *cls, int64_t from_ms, int64_t to_ms, store_s
     return ret;
 }
 
+/* ---- data-sharing gateway ------------------------------------------------------------------- */
+
+/* NULL is bound as "" for the gateway's NOT NULL text columns. */
+static void bind_text0(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+/* Runs a write statement already bound; ret_changes gets the rows changed. */
+static int step_changes(struct conn *c, sqlite3_stmt *st, int *ret_changes)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    *ret_changes = sqlite3_changes(c->db);
+    return SQLITE_OK;
+}
+
+/* The result of a write that changes what the gateway caches: ONE_RESULT (and the transaction
+ * marked, so that write_commit bumps the generation) when rows changed, NO_RESULTS when none. */
+static enum store_rc config_write(struct sq *q, int rc, int changes, const char *what)
+{
+    if (rc != SQLITE_OK)
+        return fail(&q->w, rc, what);
+    if (!changes)
+        return STORE_NO_RESULTS;
+    q->config_dirty = 1;
+    return STORE_ONE_RESULT;
+}
+
+static void service_row(sqlite3_stmt *st, struct store_service *s)
+{
+    s->code = (char *)col_text(st, 0);
+    s->version = (char *)col_text(st, 1);
+    s->provider_system = (char *)col_text(st, 2);
+    s->name = (char *)col_text(st, 3);
+    s->description = (char *)col_text(st, 4);
+    s->url = (char *)col_text(st, 5);
+    s->protocol = (enum store_protocol)sqlite3_column_int(st, 6);
+    s->timeout_ms = sqlite3_column_int64(st, 7);
+    s->max_request_bytes = sqlite3_column_int64(st, 8);
+    s->max_response_bytes = sqlite3_column_int64(st, 9);
+    s->rate_per_s = sqlite3_column_int64(st, 10);
+    s->burst = sqlite3_column_int64(st, 11);
+    s->created_ms = sqlite3_column_int64(st, 12);
+    s->updated_ms = sqlite3_column_int64(st, 13);
+}
+
+static enum store_rc sq_service_put(void *cls, const struct store_service *s)
+{
+    struct conn *c = writer(cls, "service_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!s->code || !s->version || !s->provider_system || !s->url) {
+        log_error("store: service_put: incomplete service");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_SERVICE_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, s->code);
+    bind_text(st, 2, s->version);
+    bind_text(st, 3, s->provider_system);
+    bind_text0(st, 4, s->name);
+    bind_text0(st, 5, s->description);
+    bind_text(st, 6, s->url);
+    sqlite3_bind_int(st, 7, (int)s->protocol);
+    sqlite3_bind_int64(st, 8, s->timeout_ms);
+    sqlite3_bind_int64(st, 9, s->max_request_bytes);
+    sqlite3_bind_int64(st, 10, s->max_response_bytes);
+    sqlite3_bind_int64(st, 11, s->rate_per_s);
+    sqlite3_bind_int64(st, 12, s->burst);
+    sqlite3_bind_int64(st, 13, s->created_ms ? s->created_ms : now);
+    sqlite3_bind_int64(st, 14, s->updated_ms ? s->updated_ms : now);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_SERVICE_PUT, st);
+    return config_write(cls, rc, changes, "service_put");
+}
+
+static enum store_rc sq_service_get(void *cls, const char *code, const char *version,
+                                    struct store_service *ret_s)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SERVICE_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, code);
+    bind_text(st, 2, version);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_service s, out;
+        int oom = 0;
+        service_row(st, &s);
+        out = s;
+        out.code = dup_or_null(s.code, &oom);
+        out.version = dup_or_null(s.version, &oom);
+        out.provider_system = dup_or_null(s.provider_system, &oom);
+        out.name = dup_or_null(s.name, &oom);
+        out.description = dup_or_null(s.description, &oom);
+        out.url = dup_or_null(s.url, &oom);
+        if (oom) {
+            store_service_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_s = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "service_get");
+    }
+    st_put(r.c, S_SERVICE_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_service_list(void *cls, const char *provider, store_service_cb cb,
+                                     void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SERVICE_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, provider);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_service s;
+        service_row(st, &s);
+        if (cb(ctx, &s) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "service_list");
+    st_put(r.c, S_SERVICE_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* The grants first (they refer to the service), then the service. */
+static enum store_rc sq_service_remove(void *cls, const char *code, const char *version)
+{
+    struct conn *c = writer(cls, "service_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int changes = 0;
+    int rc = run_text2(c, S_GRANT_DELETE_SERVICE, code, version, NULL);
+    if (rc == SQLITE_OK)
+        rc = run_text2(c, S_SERVICE_DELETE, code, version, &changes);
+    return config_write(cls, rc, changes, "service_remove");
+}
+
+static void grant_row(sqlite3_stmt *st, struct store_grant *g)
+{
+    g->consumer_system = (char *)col_text(st, 0);
+    g->service_code = (char *)col_text(st, 1);
+    g->service_version = (char *)col_text(st, 2);
+    g->methods = (char *)col_text(st, 3);
+    g->path_prefix = (char *)col_text(st, 4);
+    g->rate_per_s = sqlite3_column_int64(st, 5);
+    g->burst = sqlite3_column_int64(st, 6);
+    g->created_ms = sqlite3_column_int64(st, 7);
+    g->updated_ms = sqlite3_column_int64(st, 8);
+}
+
+static enum store_rc sq_grant_put(void *cls, const struct store_grant *g)
+{
+    struct conn *c = writer(cls, "grant_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!g->consumer_system || !g->service_code || !g->service_version) {
+        log_error("store: grant_put: incomplete grant");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_GRANT_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, g->consumer_system);
+    bind_text(st, 2, g->service_code);
+    bind_text(st, 3, g->service_version);
+    bind_text0(st, 4, g->methods);
+    bind_text0(st, 5, g->path_prefix);
+    sqlite3_bind_int64(st, 6, g->rate_per_s);
+    sqlite3_bind_int64(st, 7, g->burst);
+    sqlite3_bind_int64(st, 8, g->created_ms ? g->created_ms : now);
+    sqlite3_bind_int64(st, 9, g->updated_ms ? g->updated_ms : now);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_GRANT_PUT, st);
+    return config_write(cls, rc, changes, "grant_put");
+}
+
+static enum store_rc sq_grant_remove(void *cls, const char *consumer, const char *code,
+                                     const char *version)
+{
+    struct conn *c = writer(cls, "grant_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_GRANT_DELETE);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, consumer);
+    bind_text(st, 2, code);
+    bind_text(st, 3, version);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_GRANT_DELETE, st);
+    return config_write(cls, rc, changes, "grant_remove");
+}
+
+static enum store_rc sq_grant_list(void *cls, const char *consumer, const char *code,
+                                   const char *version, store_grant_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_GRANT_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, consumer);
+    bind_text(st, 2, code);
+    bind_text(st, 3, version);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_grant g;
+        grant_row(st, &g);
+        if (cb(ctx, &g) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "grant_list");
+    st_put(r.c, S_GRANT_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* Not a configuration change: a new token is unknown to every cache until it is presented,
+ * and the gateway that issued it adds it to its own. */
+static enum store_rc sq_token_insert(void *cls, const struct store_token *t)
+{
+    struct conn *c = writer(cls, "token_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!is_lower_hex64(t->sha256) || !t->system_id) {
+        log_error("store: token_insert: incomplete token");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_TOKEN_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, t->sha256);
+    bind_text(st, 2, t->system_id);
+    sqlite3_bind_int64(st, 3, t->issued_ms ? t->issued_ms : now_ms());
+    sqlite3_bind_int64(st, 4, t->expires_ms);
+    sqlite3_bind_int64(st, 5, t->revoked_ms);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "token_insert");
+    st_put(c, S_TOKEN_INSERT, st);
+    return ret;
+}
+
+static enum store_rc token_revoke_by(struct sq *q, enum stmt_id id, const char *key,
+                                     int64_t when_ms, const char *what)
+{
+    struct conn *c = writer(q, what);
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, id);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, when_ms > 0 ? when_ms : now_ms()); /* never 0: that is "not" */
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, id, st);
+    return config_write(q, rc, changes, what);
+}
+
+static enum store_rc sq_token_revoke(void *cls, const char *sha256, int64_t when_ms)
+{
+    return token_revoke_by(cls, S_TOKEN_REVOKE, sha256, when_ms, "token_revoke");
+}
+
+static enum store_rc sq_token_revoke_system(void *cls, const char *system_id, int64_t when_ms)
+{
+    return token_revoke_by(cls, S_TOKEN_REVOKE_SYSTEM, system_id, when_ms, "token_revoke_system");
+}
+
+static enum store_rc sq_token_list_active(void *cls, int64_t at_ms, store_token_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_TOKEN_LIST_ACTIVE);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, at_ms);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_token t = {
+            .sha256 = (char *)col_text(st, 0),
+            .system_id = (char *)col_text(st, 1),
+            .issued_ms = sqlite3_column_int64(st, 2),
+            .expires_ms = sqlite3_column_int64(st, 3),
+            .revoked_ms = sqlite3_column_int64(st, 4),
+        };
+        if (cb(ctx, &t) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "token_list_active");
+    st_put(r.c, S_TOKEN_LIST_ACTIVE, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* On the hot path (every gateway call, inside the committer's batches): the cached statement
+ * of the write connection, texts bound without copies. */
+static enum store_rc sq_call_insert(void *cls, const struct store_call *k)
+{
+    struct conn *c = writer(cls, "call_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_CALL_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, k->time_ms ? k->time_ms : now_ms());
+    bind_text0(st, 2, k->request_id);
+    bind_text0(st, 3, k->consumer);
+    bind_text0(st, 4, k->provider);
+    bind_text0(st, 5, k->service_code);
+    bind_text0(st, 6, k->service_version);
+    bind_text0(st, 7, k->method);
+    bind_text0(st, 8, k->path);
+    sqlite3_bind_int(st, 9, k->status);
+    bind_text0(st, 10, k->error);
+    sqlite3_bind_int64(st, 11, k->duration_us);
+    sqlite3_bind_int64(st, 12, k->upstream_us);
+    sqlite3_bind_int64(st, 13, k->bytes_in);
+    sqlite3_bind_int64(st, 14, k->bytes_out);
+    bind_text0(st, 15, k->request_sha256);
+    bind_text0(st, 16, k->response_sha256);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "call_insert");
+    st_put(c, S_CALL_INSERT, st);
+    return ret;
+}
+
+/* Page by page (CALL_SCAN_PAGE rows a query, each its own short read), so that a long scan
+ * neither holds memory nor one read snapshot: under a writer logging thousands of calls a
+ * second, a snapshot held for the whole scan would stop WAL checkpoints and let the WAL grow.
+ * Calls committed during the scan after its position are included. */
+static enum store_rc sq_call_scan(void *cls, int64_t from_ms, int64_t to_ms, store_call_cb cb,
+                                  void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_CALL_SCAN);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int64_t key_time = from_ms ? from_ms : INT64_MIN, key_rowid = INT64_MIN;
+    int rc = SQLITE_DONE, stop = 0;
+    for (int more = 1; more && !stop;) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, key_time);
+        sqlite3_bind_int64(st, 2, key_rowid);
+        sqlite3_bind_int64(st, 3, to_ms ? to_ms : INT64_MAX);
+        sqlite3_bind_int(st, 4, CALL_SCAN_PAGE);
+        int n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            n++;
+            key_rowid = sqlite3_column_int64(st, 0);
+            key_time = sqlite3_column_int64(st, 1);
+            struct store_call k = {
+                .time_ms = key_time,
+                .request_id = col_text(st, 2),
+                .consumer = col_text(st, 3),
+                .provider = col_text(st, 4),
+                .service_code = col_text(st, 5),
+                .service_version = col_text(st, 6),
+                .method = col_text(st, 7),
+                .path = col_text(st, 8),
+                .status = sqlite3_column_int(st, 9),
+                .error = col_text(st, 10),
+                .duration_us = sqlite3_column_int64(st, 11),
+                .upstream_us = sqlite3_column_int64(st, 12),
+                .bytes_in = sqlite3_column_int64(st, 13),
+                .bytes_out = sqlite3_column_int64(st, 14),
+                .request_sha256 = col_text(st, 15),
+                .response_sha256 = col_text(st, 16),
+            };
+            if (cb(ctx, &k) != 0) {
+                stop = 1;
+                rc = SQLITE_DONE;
+                break;
+            }
+        }
+        if (rc != SQLITE_DONE)
+            break;
+        more = n == CALL_SCAN_PAGE;
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "call_scan");
+    st_put(r.c, S_CALL_SCAN, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* No I/O: one atomic load of the shared mapping (called on every gateway request). */
+static uint64_t sq_config_generation(void *cls)
+{
+    struct sq *q = cls;
+    return __atomic_load_n(q->gen, __ATOMIC_ACQUIRE);
+}
+
 /* ---- open and close ------------------------------------------------------------------------- */
+
+/* Maps DATA/lienthong.gen (8 bytes, created 0600 and zero when missing) shared, so that every
+ * process of this data directory sees one counter. Extending an 8-byte file to 8 bytes changes
+ * nothing, so two processes creating it at once are harmless. */
+static uint64_t *gen_map(const char *data_dir, char *err, size_t err_len)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/" GEN_FILE, data_dir) >= sizeof path) {
+        snprintf(err, err_len, "data directory path too long");
+        return NULL;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, err_len, "%s is not a regular file", path);
+    } else if (sb.st_size < (off_t)sizeof(uint64_t) &&
+               ftruncate(fd, (off_t)sizeof(uint64_t)) != 0) {
+        snprintf(err, err_len, "cannot size %s: %s", path, strerror(errno));
+    } else {
+        p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            snprintf(err, err_len, "cannot map %s: %s", path, strerror(errno));
+    }
+    close(fd); /* the mapping stays valid */
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void gen_unmap(uint64_t *gen)
+{
+    if (gen)
+        munmap(gen, sizeof *gen);
+}
 
 static void sq_close(void *cls)
 {
@@ -1706,6 +2306,7 @@ static void sq_close(void *cls)
     pthread_cond_destroy(&q->pcond);
     pthread_mutex_destroy(&q->plock);
     pthread_mutex_destroy(&q->wlock);
+    gen_unmap(q->gen);
     free(q->chunk);
     free(q->path);
     free(q);
@@ -1789,6 +2390,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         goto fail;
     if (sqlite_schema_migrate(q->w.db, err, err_len) != 0)
         goto fail;
+    if (!(q->gen = gen_map(data_dir, err, err_len)))
+        goto fail;
 
     q->pub = (struct store){
         .cls = q,
@@ -1821,6 +2424,20 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .txlog_scan = sq_txlog_scan,
         .txlog_head = sq_txlog_head,
         .stats = sq_stats,
+        .service_put = sq_service_put,
+        .service_get = sq_service_get,
+        .service_list = sq_service_list,
+        .service_remove = sq_service_remove,
+        .grant_put = sq_grant_put,
+        .grant_remove = sq_grant_remove,
+        .grant_list = sq_grant_list,
+        .token_insert = sq_token_insert,
+        .token_revoke = sq_token_revoke,
+        .token_revoke_system = sq_token_revoke_system,
+        .token_list_active = sq_token_list_active,
+        .call_insert = sq_call_insert,
+        .call_scan = sq_call_scan,
+        .config_generation = sq_config_generation,
     };
     return &q->pub;
 fail:

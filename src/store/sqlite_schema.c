@@ -109,8 +109,81 @@ static const char migration_1[] =
     "  value TEXT NOT NULL"
     ");";
 
+/* 2: the data-sharing gateway: published services, access grants, OAuth2 tokens (their hashes
+ * only) and the call log. Names avoid SQL keywords (grant, call, token...) for PostgreSQL.
+ * provider_system and consumer_system are not foreign keys: removing a system leaves its services
+ * and grants (and its calls in the log), as it leaves its packages; the store's put functions
+ * refuse unknown systems instead. A grant does refer to its service: service_remove deletes the
+ * service's grants first. */
+static const char migration_2[] =
+    "CREATE TABLE service ("
+    "  code TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  provider_system TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  protocol INTEGER NOT NULL,"
+    "  timeout_ms BIGINT NOT NULL,"
+    "  max_request_bytes BIGINT NOT NULL,"
+    "  max_response_bytes BIGINT NOT NULL,"
+    "  rate_per_s BIGINT NOT NULL,"
+    "  burst BIGINT NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY (code, version)"
+    ");"
+    "CREATE INDEX service_provider ON service (provider_system);"
+
+    "CREATE TABLE access_grant ("
+    "  consumer_system TEXT NOT NULL,"
+    "  service_code TEXT NOT NULL,"
+    "  service_version TEXT NOT NULL,"
+    "  methods TEXT NOT NULL,"
+    "  path_prefix TEXT NOT NULL,"
+    "  rate_per_s BIGINT NOT NULL,"
+    "  burst BIGINT NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY (consumer_system, service_code, service_version),"
+    "  FOREIGN KEY (service_code, service_version) REFERENCES service (code, version)"
+    ");"
+    "CREATE INDEX access_grant_service ON access_grant (service_code, service_version);"
+
+    /* sha256: hex of the token string; revoked_ms 0 = not revoked. */
+    "CREATE TABLE access_token ("
+    "  sha256 TEXT NOT NULL PRIMARY KEY,"
+    "  system_id TEXT NOT NULL,"
+    "  issued_ms BIGINT NOT NULL,"
+    "  expires_ms BIGINT NOT NULL,"
+    "  revoked_ms BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX access_token_system ON access_token (system_id);"
+
+    /* Append only, read in time order (call_scan). No key: rows are never addressed. */
+    "CREATE TABLE gateway_call ("
+    "  time_ms BIGINT NOT NULL,"
+    "  request_id TEXT NOT NULL,"
+    "  consumer TEXT NOT NULL,"
+    "  provider TEXT NOT NULL,"
+    "  service_code TEXT NOT NULL,"
+    "  service_version TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  error TEXT NOT NULL,"
+    "  duration_us BIGINT NOT NULL,"
+    "  upstream_us BIGINT NOT NULL,"
+    "  bytes_in BIGINT NOT NULL,"
+    "  bytes_out BIGINT NOT NULL,"
+    "  request_sha256 TEXT NOT NULL,"
+    "  response_sha256 TEXT NOT NULL"
+    ");"
+    "CREATE INDEX gateway_call_time ON gateway_call (time_ms);";
+
 static const char *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

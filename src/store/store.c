@@ -63,6 +63,40 @@ void store_delivery_clear(struct store_delivery *d)
     memset(d, 0, sizeof *d);
 }
 
+void store_service_clear(struct store_service *s)
+{
+    if (!s)
+        return;
+    free(s->code);
+    free(s->version);
+    free(s->provider_system);
+    free(s->name);
+    free(s->description);
+    free(s->url);
+    memset(s, 0, sizeof *s);
+}
+
+void store_grant_clear(struct store_grant *g)
+{
+    if (!g)
+        return;
+    free(g->consumer_system);
+    free(g->service_code);
+    free(g->service_version);
+    free(g->methods);
+    free(g->path_prefix);
+    memset(g, 0, sizeof *g);
+}
+
+void store_token_clear(struct store_token *t)
+{
+    if (!t)
+        return;
+    free(t->sha256);
+    free(t->system_id);
+    memset(t, 0, sizeof *t);
+}
+
 const char *store_state_name(enum store_delivery_state st)
 {
     switch (st) {
@@ -85,6 +119,17 @@ const char *store_msgtype_name(enum store_msgtype t)
         return "edoc";
     case STORE_MSG_STATUS:
         return "status";
+    }
+    return "unknown";
+}
+
+const char *store_protocol_name(enum store_protocol p)
+{
+    switch (p) {
+    case STORE_PROTO_REST:
+        return "rest";
+    case STORE_PROTO_SOAP:
+        return "soap";
     }
     return "unknown";
 }
