@@ -383,12 +383,14 @@ static const char SYSTEM_LIST_USAGE[] =
 static const char SYSTEM_REMOVE_USAGE[] =
     "Usage: lienthong system remove --data DIR --id SYSTEM_ID\n"
     "\n"
-    "Disconnects a system and drops its serves entries; its packages and inbox stay.\n";
+    "Disconnects a system and drops its serves entries; its packages and inbox stay. Its\n"
+    "gateway access tokens are revoked.\n";
 
 static const char SYSTEM_ROTATE_USAGE[] =
     "Usage: lienthong system rotate-secret --data DIR --id SYSTEM_ID [--secret SECRET]\n"
     "\n"
-    "Replaces the system's secret (a random one when --secret is not given) and prints it.\n";
+    "Replaces the system's secret (a random one when --secret is not given) and prints it.\n"
+    "The gateway access tokens issued on the old secret are revoked.\n";
 
 static int check_secret(const char *cmd, const char *usage, const char *secret)
 {
@@ -631,6 +633,14 @@ static int system_list(int argc, char **argv)
     return r;
 }
 
+/* The gateway's access tokens were issued on the system's credentials: when they go (remove,
+ * rotate-secret), so do the tokens, in the same transaction. None to revoke is fine. */
+static int revoke_tokens(struct store *st, const char *cmd, const char *id)
+{
+    enum store_rc rc = st->token_revoke_system(st->cls, id, now_ms());
+    return rc == STORE_NO_RESULTS ? CLI_TX_OK : cli_tx_rc(rc, cmd, "revoking its access tokens");
+}
+
 static int system_remove_tx(struct store *st, void *vctx)
 {
     const char *cmd = "system remove";
@@ -641,7 +651,7 @@ static int system_remove_tx(struct store *st, void *vctx)
         return CLI_TX_FAIL;
     }
     int r = cli_tx_rc(rc, cmd, "removing the system");
-    if (r != CLI_TX_OK)
+    if (r != CLI_TX_OK || (r = revoke_tokens(st, cmd, id)) != CLI_TX_OK)
         return r;
     return cli_tx_rc(cli_txlog_operator(st, "system.remove", id), cmd,
                      "writing the transaction log");
@@ -694,7 +704,7 @@ static int system_rotate_tx(struct store *st, void *vctx)
     s.secret = old;
     store_system_clear(&s);
     int r = cli_tx_rc(rc, cmd, "storing the secret");
-    if (r != CLI_TX_OK)
+    if (r != CLI_TX_OK || (r = revoke_tokens(st, cmd, c->id)) != CLI_TX_OK)
         return r;
     return cli_tx_rc(cli_txlog_operator(st, "system.rotate-secret", c->id), cmd,
                      "writing the transaction log");
