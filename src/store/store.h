@@ -277,8 +277,9 @@ struct store {
     enum store_rc (*stats)(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb,
                            void *ctx);
 
-    /* Gateway catalogue. service_put inserts or updates by (code, version). service_remove
-     * also removes the service's grants (NO_RESULTS when unknown). */
+    /* Gateway catalogue. service_put inserts or updates by (code, version), keeping created_ms
+     * of an existing row; NO_RESULTS (nothing stored) when provider_system is not a registered
+     * system. service_remove also removes the service's grants (NO_RESULTS when unknown). */
     enum store_rc (*service_put)(void *cls, const struct store_service *s);
     enum store_rc (*service_get)(void *cls, const char *code, const char *version,
                                  struct store_service *ret);
@@ -286,7 +287,9 @@ struct store {
     enum store_rc (*service_list)(void *cls, const char *provider, store_service_cb cb, void *ctx);
     enum store_rc (*service_remove)(void *cls, const char *code, const char *version);
 
-    /* Access rights. grant_put inserts or updates by (consumer, code, version). */
+    /* Access rights. grant_put inserts or updates by (consumer, code, version), keeping
+     * created_ms; NO_RESULTS (nothing stored) when the consumer system or the service is unknown.
+     * grant_remove: NO_RESULTS when there was no such grant. */
     enum store_rc (*grant_put)(void *cls, const struct store_grant *g);
     enum store_rc (*grant_remove)(void *cls, const char *consumer, const char *code,
                                   const char *version);
@@ -303,7 +306,8 @@ struct store {
     enum store_rc (*token_list_active)(void *cls, int64_t now_ms, store_token_cb cb, void *ctx);
 
     /* Call log: call_insert appends one call (inside a write transaction); call_scan yields
-     * the calls with time in [from_ms, to_ms) (0 = unbounded) in time order. */
+     * the calls with time in [from_ms, to_ms) (0 = unbounded) in time order, in bounded memory.
+     * It does not read one snapshot: calls committed during the scan may be included. */
     enum store_rc (*call_insert)(void *cls, const struct store_call *c);
     enum store_rc (*call_scan)(void *cls, int64_t from_ms, int64_t to_ms, store_call_cb cb,
                                void *ctx);
@@ -312,7 +316,8 @@ struct store {
      * by write_commit() after a durable commit that changed systems, serves, services, grants or
      * revoked tokens (not by token_insert or call_insert). Reading it costs no I/O (one atomic
      * load), so the gateway checks it on every request and reloads its in-memory view when it
-     * moved: a change made by the CLI applies to the next request. */
+     * moved: a change made by the CLI applies to the next request. Read it BEFORE loading the
+     * view, so that a change committed during the load causes another reload. */
     uint64_t (*config_generation)(void *cls);
 };
 
