@@ -220,6 +220,9 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     a->committer = committer_start(a->store, err, err_len);
     if (!a->committer)
         goto fail;
+    a->gateway = gateway_start(a->store, a->committer, &cfg->gateway, err, err_len);
+    if (!a->gateway)
+        goto fail;
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/tmp", cfg->data_dir);
     if (mkdir(spool, 0700) != 0 && errno != EEXIST) {
@@ -263,10 +266,14 @@ void app_stop(struct app *a)
 {
     if (!a)
         return;
-    /* The committer first: draining it answers every suspended request, which MHD requires
-     * before its daemon stops. Requests arriving meanwhile are refused as overloaded. */
+    /* Every suspended request must be answered before MHD's daemon stops: the gateway ends its
+     * transfers (503), then draining the committer answers the documents waiting for it.
+     * Requests arriving meanwhile are refused as overloaded. Calls finishing after that still
+     * get their log record (written directly once the committer is gone). */
+    gateway_quiesce(a->gateway);
     committer_stop(a->committer);
     http_stop(a->http);
+    gateway_stop(a->gateway);
     store_close(a->store);
     app_config_clear(&a->cfg);
     free(a);

@@ -1,10 +1,677 @@
-/* placeholder, replaced in this session */
-#include "gateway/gateway.h"
+/* gateway — the call path of the data-sharing gateway (see gateway.h for the design):
+ *   parse /gw/{code}/{version}/{rest} from the raw request-target;
+ *   authenticate (Bearer token, or the VXP HMAC headers);
+ *   find the service (404), the consumer's right to it, its methods and path prefix (403);
+ *   the service's size limit (413), the consumer's rate (429), the provider's breaker (503) and
+ *   the bound on calls in flight (503);
+ *   build the upstream request (end-to-end headers only, the consumer's credentials removed,
+ *   X-Consumer-Id, X-Request-Id, Via, X-Forwarded-*), suspend the connection and hand the call
+ *   to the forwarder.
+ * Every call, refused or forwarded, ends in gw_call_release() and is logged from there. */
+#include <stdlib.h>
 #include <string.h>
-void gateway_config_defaults(struct gateway_config *c) { memset(c, 0, sizeof *c); }
-struct gateway *gateway_start(struct store *st, struct committer *c, const struct gateway_config *cfg, char *err, size_t err_len) { return NULL; }
-void gateway_quiesce(struct gateway *g) {}
-void gateway_stop(struct gateway *g) {}
-void gateway_call(struct gateway *g, struct http_request *req) { http_reply(req, 404, NULL, "", 0); }
-void gateway_token(struct gateway *g, struct http_request *req) { http_reply(req, 404, NULL, "", 0); }
-void gateway_counts(struct gateway *g, struct gateway_counts *ret) { memset(ret, 0, sizeof *ret); }
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "gateway/gw_int.h"
+#include "store/committer.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/vxpsig.h"
+
+#define JSON_CT "application/json; charset=utf-8"
+
+void gateway_config_defaults(struct gateway_config *c)
+{
+    c->token_ttl_s = 3600;
+    c->breaker_failures = 5;
+    c->breaker_open_ms = 10000;
+    c->retries = 1;
+    c->max_in_flight = 4096;
+    c->upstream_connections = 64;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---------- the call object ---------- */
+
+static void call_free(struct gw_call *c)
+{
+    curl_slist_free_all(c->headers);
+    buf_free(&c->body);
+    if (c->body_fd >= 0)
+        close(c->body_fd);
+    buf_free(&c->resp_head);
+    buf_free(&c->resp);
+    sha256_abort(&c->resp_hash);
+    free(c->path);
+    free(c->url);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+void gw_call_release(struct gw_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int left = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left > 0)
+        return;
+    gw_log_call(c);
+    call_free(c);
+}
+
+/* The HTTP request is over (sent, or the client went away). */
+static void request_done(void *p)
+{
+    struct gw_call *c = p;
+    pthread_mutex_lock(&c->mu);
+    c->req = NULL;
+    if (!c->finished) {
+        c->client_gone = 1;
+        if (c->paused)
+            gw_call_unpause(c); /* so that the transfer sees it and stops */
+    }
+    pthread_mutex_unlock(&c->mu);
+    gw_call_release(c);
+}
+
+/* ---------- replies ---------- */
+
+void gw_reply_error(struct gw_call *c, enum lt_err e, const char *detail, int64_t retry_after_s,
+                    int async)
+{
+    struct http_request *req = c->req;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s%s%s", lt_err_msg(e), detail ? ": " : "", detail ? detail : "");
+    json_t *o =
+        json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e), "message", msg);
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    unsigned status = (unsigned)lt_err_http(e);
+    c->status = (int)status;
+    c->error = e;
+    http_add_reply_header(req, "X-Request-Id", c->request_id);
+    if (retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)retry_after_s);
+        http_add_reply_header(req, "Retry-After", ra);
+    }
+    if (status == 401)
+        http_add_reply_header(req, "WWW-Authenticate",
+                              e == LT_ERR_TOKEN_INVALID && http_header(req, "Authorization")
+                                  ? "Bearer realm=\"lienthong\", error=\"invalid_token\""
+                                  : "Bearer realm=\"lienthong\"");
+    size_t len = body ? strlen(body) : 0;
+    c->bytes_out = len;
+    if (async)
+        http_complete(req, status, JSON_CT, body ? body : "", len);
+    else
+        http_reply(req, status, JSON_CT, body ? body : "", len);
+    free(body);
+}
+
+/* ---------- the call log ---------- */
+
+struct log_job {
+    struct commit_job job;
+    struct store_call call;
+    int64_t time_ms;
+    char digest[SHA256_HEX_SIZE];
+    char outcome[48];
+    char strings[]; /* every string of call, NUL-separated */
+};
+
+static enum store_rc log_execute(struct store *st, struct commit_job *cj)
+{
+    struct log_job *j = (struct log_job *)cj;
+    enum store_rc rc = st->call_insert(st->cls, &j->call);
+    if (rc != STORE_ONE_RESULT)
+        return rc;
+    struct store_txrec rec = {.time_ms = j->time_ms,
+                              .actor = j->call.consumer[0] ? j->call.consumer : "anonymous",
+                              .operation = "call",
+                              .package_id = j->call.request_id,
+                              .content_sha256 = j->digest,
+                              .outcome = j->outcome};
+    return st->txlog_append(st->cls, &rec);
+}
+
+static void log_done(struct commit_job *cj, int ok)
+{
+    if (!ok)
+        log_error("gateway: a call record could not be written");
+    free(cj);
+}
+
+/* Appends s (NUL-terminated) to the job's string area and returns where it landed. */
+static const char *put_string(char **cursor, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    memcpy(*cursor, s, n);
+    const char *at = *cursor;
+    *cursor += n;
+    return at;
+}
+
+void gw_log_call(struct gw_call *c)
+{
+    struct gateway *g = c->gw;
+    char resp_sha[SHA256_HEX_SIZE] = "";
+    uint8_t d[SHA256_LEN];
+    if (c->bytes_out && c->error == LT_ERR_OK && c->resp_hash.md &&
+        sha256_final(&c->resp_hash, d) == 0)
+        hex_encode(d, SHA256_LEN, resp_sha);
+    const char *err_name = c->error == LT_ERR_OK ? "" : lt_err_name(c->error);
+    const char *path = c->path ? c->path : "";
+    const char *strs[] = {c->request_id, c->consumer, c->provider, c->code,           c->version,
+                          c->method,     path,        err_name,    c->request_sha256, resp_sha};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        total += strlen(strs[i]) + 1;
+    struct log_job *j = calloc(1, sizeof *j + total);
+    if (!j) {
+        log_error("gateway: out of memory for a call record");
+        return;
+    }
+    char *cur = j->strings;
+    struct store_call *r = &j->call;
+    r->time_ms = c->time_ms;
+    r->request_id = put_string(&cur, c->request_id);
+    r->consumer = put_string(&cur, c->consumer);
+    r->provider = put_string(&cur, c->provider);
+    r->service_code = put_string(&cur, c->code);
+    r->service_version = put_string(&cur, c->version);
+    r->method = put_string(&cur, c->method);
+    r->path = put_string(&cur, path);
+    r->error = put_string(&cur, err_name);
+    r->request_sha256 = put_string(&cur, c->request_sha256);
+    r->response_sha256 = put_string(&cur, resp_sha);
+    r->status = c->status;
+    r->duration_us = (mono_ns() - c->start_ns) / 1000;
+    r->upstream_us = c->upstream_us;
+    r->bytes_in = (int64_t)c->body_len;
+    r->bytes_out = (int64_t)c->bytes_out;
+    j->time_ms = now_ms();
+
+    /* The transaction-log record carries a digest of every field of the call, so the hash
+     * chain covers the call rows too. */
+    struct buf canon = {0};
+    buf_printf(&canon, "%lld|%s|%s|%s|%s|%s|%s|%s|%d|%s|%lld|%lld|%lld|%lld|%s|%s",
+               (long long)r->time_ms, r->request_id, r->consumer, r->provider, r->service_code,
+               r->service_version, r->method, r->path, r->status, r->error,
+               (long long)r->duration_us, (long long)r->upstream_us, (long long)r->bytes_in,
+               (long long)r->bytes_out, r->request_sha256, r->response_sha256);
+    if (canon.data && sha256(canon.data, canon.len, d) == 0)
+        hex_encode(d, SHA256_LEN, j->digest);
+    buf_free(&canon);
+    if (c->error != LT_ERR_OK)
+        snprintf(j->outcome, sizeof j->outcome, "refused:%d", lt_err_code(c->error));
+    else if (c->status >= 400)
+        snprintf(j->outcome, sizeof j->outcome, "upstream:%d", c->status);
+    else
+        snprintf(j->outcome, sizeof j->outcome, "ok");
+
+    j->job.execute = log_execute;
+    j->job.done = log_done;
+    if (committer_submit(g->committer, &j->job) == 0)
+        return;
+    /* The committer has stopped (server shutting down): write it ourselves. */
+    struct store *st = g->st;
+    int ok = st->write_begin(st->cls) == STORE_ONE_RESULT;
+    if (ok && log_execute(st, &j->job) == STORE_ONE_RESULT)
+        ok = st->write_commit(st->cls) == STORE_ONE_RESULT;
+    else if (ok) {
+        st->write_rollback(st->cls);
+        ok = 0;
+    }
+    log_done(&j->job, ok);
+}
+
+/* ---------- the call path ---------- */
+
+/* Splits "/gw/{code}/{version}{rest}" (raw); rest is "" or starts with '/' or '?'. */
+static int parse_target(const char *raw, char *code, char *version, const char **rest)
+{
+    if (strncmp(raw, "/gw/", 4) != 0)
+        return -1;
+    const char *p = raw + 4;
+    size_t n = strcspn(p, "/?");
+    if (n == 0 || n > GW_CODE_MAX || p[n] != '/')
+        return -1;
+    memcpy(code, p, n);
+    code[n] = '\0';
+    p += n + 1;
+    n = strcspn(p, "/?");
+    if (n == 0 || n > GW_VERSION_MAX)
+        return -1;
+    memcpy(version, p, n);
+    version[n] = '\0';
+    *rest = p + n;
+    return gw_valid_code(code) && gw_valid_version(version) ? 0 : -1;
+}
+
+/* A path with a "." or ".." segment (also percent-encoded) could leave the granted prefix once
+ * an upstream normalises it: refused. */
+static int has_dot_segment(const char *path, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t j = i + 1; /* path[i] is '/' */
+        size_t dots = 0, k = j;
+        while (k < len && path[k] != '/') {
+            if (path[k] == '.')
+                k++;
+            else if (len - k >= 3 && path[k] == '%' && path[k + 1] == '2' &&
+                     (path[k + 2] == 'e' || path[k + 2] == 'E'))
+                k += 3;
+            else
+                break;
+            dots++;
+        }
+        if ((k == len || path[k] == '/') && (dots == 1 || dots == 2))
+            return 1;
+        while (k < len && path[k] != '/')
+            k++;
+        i = k;
+    }
+    return 0;
+}
+
+static int valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+            return 0;
+    }
+    return n > 0 && n <= GW_REQUEST_ID_MAX;
+}
+
+/* Authenticates the consumer into c->consumer (view read-locked). */
+static enum lt_err authenticate(struct gw_call *c, const struct gw_view *v)
+{
+    struct http_request *req = c->req;
+    const char *auth = http_header(req, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *t = auth + 7;
+        while (*t == ' ')
+            t++;
+        uint8_t d[SHA256_LEN];
+        char hex[SHA256_HEX_SIZE];
+        if (sha256(t, strlen(t), d) != 0)
+            return LT_ERR_INTERNAL;
+        hex_encode(d, SHA256_LEN, hex);
+        const char *who = gw_view_token(v, hex, now_ms());
+        if (!who)
+            return LT_ERR_TOKEN_INVALID;
+        snprintf(c->consumer, sizeof c->consumer, "%s", who);
+        return LT_ERR_OK;
+    }
+    const char *id = http_header(req, VXP_HEADER_PREFIX "systemid");
+    const char *sign = http_header(req, VXP_HEADER_PREFIX "sign-header");
+    const char *mac = http_header(req, VXP_HEADER_PREFIX "hash-header");
+    if (!id || !sign || !mac)
+        return LT_ERR_TOKEN_INVALID;
+    const struct gw_system *sys = strlen(id) <= STORE_ID_MAX ? gw_view_system(v, id) : NULL;
+    if (!sys)
+        return LT_ERR_AUTH_UNKNOWN_SYSTEM;
+    json_t *params = NULL;
+    enum lt_err e = vxp_check_signature(id, sys->secret, sign, mac, &params);
+    json_decref(params);
+    if (e == LT_ERR_OK)
+        snprintf(c->consumer, sizeof c->consumer, "%s", id);
+    return e;
+}
+
+struct hdr_ctx {
+    struct gw_call *c;
+    const char *connection;
+    const char *via, *xff;
+    int has_accept, failed;
+};
+
+static int append_header(struct curl_slist **list, const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = malloc(n);
+    if (!line)
+        return -1;
+    if (*value)
+        snprintf(line, n, "%s: %s", name, value);
+    else
+        snprintf(line, n, "%s;", name); /* curl's form for a header with an empty value */
+    struct curl_slist *l = curl_slist_append(*list, line);
+    free(line);
+    if (!l)
+        return -1;
+    *list = l;
+    return 0;
+}
+
+/* Request headers that never reach the provider: hop-by-hop fields, framing set by the client
+ * library, the consumer's credentials, and the fields the gateway sets itself. */
+static int dropped_request_header(const char *name)
+{
+    static const char *const names[] = {"Connection",
+                                        "Keep-Alive",
+                                        "Proxy-Connection",
+                                        "TE",
+                                        "Trailer",
+                                        "Transfer-Encoding",
+                                        "Upgrade",
+                                        "Proxy-Authorization",
+                                        "Proxy-Authenticate",
+                                        "Host",
+                                        "Content-Length",
+                                        "Expect",
+                                        "Authorization",
+                                        "X-Consumer-Id",
+                                        "X-Request-Id",
+                                        "Via",
+                                        "X-Forwarded-For",
+                                        "X-Forwarded-Proto",
+                                        "X-Forwarded-Host",
+                                        NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return strncasecmp(name, VXP_HEADER_PREFIX, sizeof VXP_HEADER_PREFIX - 1) == 0;
+}
+
+static int copy_header(void *ctx, const char *name, const char *value)
+{
+    struct hdr_ctx *h = ctx;
+    if (strcasecmp(name, "Via") == 0)
+        h->via = value;
+    else if (strcasecmp(name, "X-Forwarded-For") == 0)
+        h->xff = value;
+    if (dropped_request_header(name) || gw_connection_names(h->connection, name))
+        return 0;
+    if (strcasecmp(name, "Accept") == 0)
+        h->has_accept = 1;
+    if (append_header(&h->c->headers, name, value) != 0)
+        h->failed = 1;
+    return h->failed;
+}
+
+static int build_headers(struct gw_call *c)
+{
+    struct http_request *req = c->req;
+    struct hdr_ctx h = {.c = c, .connection = http_header(req, "Connection")};
+    http_each_header(req, copy_header, &h);
+    char ip[64] = "";
+    http_client_ip(req, ip, sizeof ip);
+    char line[1024];
+    const char *host = http_header(req, "Host");
+    int rc = h.failed;
+    rc |= append_header(&c->headers, "X-Consumer-Id", c->consumer);
+    rc |= append_header(&c->headers, "X-Request-Id", c->request_id);
+    snprintf(line, sizeof line, "%s%s1.1 lienthong", h.via ? h.via : "", h.via ? ", " : "");
+    rc |= append_header(&c->headers, "Via", line);
+    snprintf(line, sizeof line, "%s%s%s", h.xff ? h.xff : "", h.xff ? ", " : "", ip);
+    rc |= append_header(&c->headers, "X-Forwarded-For", line);
+    rc |= append_header(&c->headers, "X-Forwarded-Proto", "http");
+    if (host)
+        rc |= append_header(&c->headers, "X-Forwarded-Host", host);
+    /* curl would add these on its own: none unless the consumer sent them */
+    struct curl_slist *l = curl_slist_append(c->headers, "Expect:");
+    if (l)
+        c->headers = l;
+    if (!h.has_accept && (l = curl_slist_append(c->headers, "Accept:")))
+        c->headers = l;
+    return rc ? -1 : 0;
+}
+
+/* SHA-256 of the request body (memory or spool file). */
+static int hash_body(struct gw_call *c)
+{
+    struct sha256_ctx h;
+    uint8_t d[SHA256_LEN];
+    if (c->body_len == 0) {
+        c->request_sha256[0] = '\0';
+        return 0;
+    }
+    if (sha256_init(&h) != 0)
+        return -1;
+    if (c->body_fd < 0) {
+        sha256_update(&h, c->body.data, c->body.len);
+    } else {
+        char chunk[64 * 1024];
+        uint64_t off = 0;
+        while (off < c->body_len) {
+            ssize_t r = pread(c->body_fd, chunk, sizeof chunk, (off_t)off);
+            if (r <= 0) {
+                sha256_abort(&h);
+                return -1;
+            }
+            sha256_update(&h, chunk, (size_t)r);
+            off += (uint64_t)r;
+        }
+    }
+    if (sha256_final(&h, d) != 0)
+        return -1;
+    hex_encode(d, SHA256_LEN, c->request_sha256);
+    return 0;
+}
+
+static void refuse(struct gw_call *c, enum lt_err e, const char *detail, int64_t retry_after_s)
+{
+    atomic_fetch_add(&c->gw->refused, 1);
+    gw_reply_error(c, e, detail, retry_after_s, 0);
+}
+
+void gateway_call(struct gateway *g, struct http_request *req)
+{
+    atomic_fetch_add(&g->calls, 1);
+    struct gw_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        http_reply(req, 503, NULL, "", 0);
+        return;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->gw = g;
+    c->req = req;
+    c->refs = 1; /* the HTTP request's */
+    c->body_fd = -1;
+    c->content_length = -1;
+    c->start_ns = mono_ns();
+    c->time_ms = now_ms();
+    http_set_state(req, c, request_done);
+    snprintf(c->method, sizeof c->method, "%s", http_method(req));
+    const char *rid = http_header(req, "X-Request-Id");
+    if (rid && valid_request_id(rid))
+        snprintf(c->request_id, sizeof c->request_id, "%s", rid);
+    else if (random_uuid(c->request_id) != 0) {
+        refuse(c, LT_ERR_INTERNAL, NULL, 0);
+        return;
+    }
+    if (atomic_load(&g->stopping)) {
+        refuse(c, LT_ERR_OVERLOADED, NULL, 0);
+        return;
+    }
+    const char *rest;
+    if (parse_target(http_raw_uri(req), c->code, c->version, &rest) != 0) {
+        c->code[0] = c->version[0] = '\0';
+        refuse(c, LT_ERR_UNKNOWN_SERVICE, "expected /gw/{code}/{version}/{path}", 0);
+        return;
+    }
+    size_t path_len = strcspn(rest, "?");
+    c->path = strndup(path_len ? rest : "/", path_len ? (path_len > 512 ? 512 : path_len) : 1);
+    if (!c->path) {
+        refuse(c, LT_ERR_INTERNAL, NULL, 0);
+        return;
+    }
+    if (has_dot_segment(rest, path_len)) {
+        refuse(c, LT_ERR_BAD_PARAMETER, "dot segments are not allowed in the path", 0);
+        return;
+    }
+    if (gw_view_refresh(g->view) != 0) {
+        refuse(c, LT_ERR_STORE_FAILED, NULL, 0);
+        return;
+    }
+
+    /* Decisions taken under the view's read lock; what is needed later is copied. */
+    gw_view_rdlock(g->view);
+    enum lt_err e = authenticate(c, g->view);
+    const struct store_service *svc = NULL;
+    const struct store_grant *gr = NULL;
+    if (e == LT_ERR_OK && !(svc = gw_view_service(g->view, c->code, c->version)))
+        e = LT_ERR_UNKNOWN_SERVICE;
+    if (e == LT_ERR_OK && (!(gr = gw_view_grant(g->view, c->consumer, c->code, c->version)) ||
+                           !gw_grant_allows(gr->methods, gr->path_prefix, c->method, c->path)))
+        e = LT_ERR_NOT_GRANTED;
+    int64_t rate = 0, burst = 0, max_request = 0;
+    if (e == LT_ERR_OK) {
+        snprintf(c->provider, sizeof c->provider, "%s", svc->provider_system);
+        size_t base = strlen(svc->url);
+        while (base && svc->url[base - 1] == '/')
+            base--;
+        size_t rl = strlen(rest);
+        c->url = malloc(base + rl + 1);
+        if (c->url) {
+            memcpy(c->url, svc->url, base);
+            memcpy(c->url + base, rest, rl + 1);
+        }
+        c->timeout_ms = svc->timeout_ms;
+        c->max_response = svc->max_response_bytes;
+        max_request = svc->max_request_bytes;
+        rate = gr->rate_per_s ? gr->rate_per_s : svc->rate_per_s;
+        burst = gr->burst ? gr->burst : (gr->rate_per_s ? gr->rate_per_s : svc->burst);
+    }
+    gw_view_unlock(g->view);
+    if (e != LT_ERR_OK) {
+        refuse(c, e, NULL, 0);
+        return;
+    }
+    if (!c->url) {
+        refuse(c, LT_ERR_INTERNAL, NULL, 0);
+        return;
+    }
+    if (http_body_len(req) > (uint64_t)max_request) {
+        refuse(c, LT_ERR_BODY_TOO_LARGE, NULL, 0);
+        return;
+    }
+    char key[GW_CODE_MAX + GW_VERSION_MAX + 2];
+    snprintf(key, sizeof key, "%s/%s", c->code, c->version);
+    int64_t now = now_ms();
+    int64_t wait_s = gw_rate_take(g->guard, c->consumer, key, rate, burst, now);
+    if (wait_s > 0) {
+        refuse(c, LT_ERR_RATE_LIMITED, NULL, wait_s);
+        return;
+    }
+    enum gw_breaker_verdict bv = gw_breaker_check(g->guard, c->provider, now, &wait_s);
+    if (bv == GW_BREAKER_REFUSE) {
+        refuse(c, LT_ERR_BREAKER_OPEN, NULL, wait_s);
+        return;
+    }
+    c->probe = bv == GW_BREAKER_PROBE;
+    if (atomic_fetch_add(&g->in_flight, 1) >= g->cfg.max_in_flight) {
+        atomic_fetch_sub(&g->in_flight, 1);
+        if (c->probe) /* not tried: leave the breaker as it was */
+            gw_breaker_report(g->guard, c->provider, 1, 1, now);
+        refuse(c, LT_ERR_OVERLOADED, NULL, 1);
+        return;
+    }
+
+    static const char *const idempotent[] = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", NULL};
+    for (int i = 0; idempotent[i]; i++)
+        if (strcmp(c->method, idempotent[i]) == 0)
+            c->idempotent = 1;
+    c->retries_left = c->idempotent ? g->cfg.retries : 0;
+    c->body_len = http_body_len(req);
+    http_body_take(req, &c->body, &c->body_fd);
+    if (build_headers(c) != 0 || hash_body(c) != 0 || sha256_init(&c->resp_hash) != 0) {
+        atomic_fetch_sub(&g->in_flight, 1);
+        if (c->probe)
+            gw_breaker_report(g->guard, c->provider, 1, 1, now);
+        refuse(c, LT_ERR_INTERNAL, NULL, 0);
+        return;
+    }
+    atomic_fetch_add(&g->forwarded, 1);
+    http_suspend(req);
+    pthread_mutex_lock(&c->mu);
+    c->refs++; /* the forwarder's */
+    pthread_mutex_unlock(&c->mu);
+    if (gw_forwarder_submit(g->fwd, c) != 0) {
+        atomic_fetch_sub(&g->in_flight, 1);
+        gw_reply_error(c, LT_ERR_OVERLOADED, NULL, 1, 1);
+        gw_call_release(c);
+    }
+}
+
+/* ---------- start, stop, counts ---------- */
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct gateway *gateway_start(struct store *st, struct committer *committer,
+                              const struct gateway_config *cfg, char *err, size_t err_len)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_init_once);
+    struct gateway *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    g->st = st;
+    g->committer = committer;
+    g->cfg = *cfg;
+    g->view = gw_view_new(st);
+    g->guard = gw_guard_new(cfg->breaker_failures, (int64_t)cfg->breaker_open_ms);
+    if (!g->view || !g->guard || gw_view_refresh(g->view) != 0) {
+        snprintf(err, err_len, "cannot load the gateway catalogue");
+        gateway_stop(g);
+        return NULL;
+    }
+    if (!gw_forwarder_start(g, cfg->upstream_connections, err, err_len)) {
+        gateway_stop(g);
+        return NULL;
+    }
+    return g;
+}
+
+void gateway_quiesce(struct gateway *g)
+{
+    if (!g)
+        return;
+    atomic_store(&g->stopping, 1);
+    gw_forwarder_stop(g->fwd);
+}
+
+void gateway_stop(struct gateway *g)
+{
+    if (!g)
+        return;
+    gateway_quiesce(g);
+    gw_forwarder_free(g->fwd);
+    gw_guard_free(g->guard);
+    gw_view_free(g->view);
+    free(g);
+}
+
+void gateway_counts(struct gateway *g, struct gateway_counts *ret)
+{
+    memset(ret, 0, sizeof *ret);
+    if (!g)
+        return;
+    ret->calls = atomic_load(&g->calls);
+    ret->forwarded = atomic_load(&g->forwarded);
+    ret->refused = atomic_load(&g->refused);
+    ret->upstream_failures = atomic_load(&g->upstream_failures);
+    ret->in_flight = atomic_load(&g->in_flight);
+    ret->breakers_open = gw_breakers_open(g->guard);
+}

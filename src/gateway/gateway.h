@@ -23,12 +23,12 @@ struct committer;
 struct gateway;
 
 struct gateway_config {
-    uint64_t token_ttl_s;         /* lifetime of an access token (default 3600) */
-    unsigned breaker_failures;    /* consecutive failures that open a provider's breaker (5) */
-    uint64_t breaker_open_ms;     /* how long it stays open before one probe call (10000) */
-    unsigned retries;             /* extra attempts, idempotent methods, connection failures (1) */
-    unsigned max_in_flight;       /* calls being forwarded at once; beyond: 503 (4096) */
-    unsigned upstream_connections;/* most connections kept per upstream host (64) */
+    uint64_t token_ttl_s;          /* lifetime of an access token (default 3600) */
+    unsigned breaker_failures;     /* consecutive failures that open a provider's breaker (5) */
+    uint64_t breaker_open_ms;      /* how long it stays open before one probe call (10000) */
+    unsigned retries;              /* extra attempts, idempotent methods, connection failures (1) */
+    unsigned max_in_flight;        /* calls being forwarded at once; beyond: 503 (4096) */
+    unsigned upstream_connections; /* most connections kept per upstream host (64) */
 };
 
 void gateway_config_defaults(struct gateway_config *c);
