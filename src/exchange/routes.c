@@ -39,10 +39,22 @@ static const struct vxp_op ops[] = {
     {.name = "deleteAgency", .fail_shape = VXP_FAIL_PLAIN, .handler = op_delete_agency},
 };
 
+/* A path ending in '/' matches every path below it (the handler parses the rest); several
+ * entries may share a path, one per method. */
 static const struct api_route api_routes[] = {
     {.path = "/healthz", .method = "GET", .handler = api_healthz},
     {.path = "/metrics", .method = "GET", .handler = api_metrics},
     {.path = "/api/v1/stats", .method = "GET", .handler = api_stats},
+    {.path = "/api/v1/services", .method = "GET", .handler = api_services},
+    {.path = "/api/v1/services", .method = "POST", .handler = api_services},
+    {.path = "/api/v1/services/", .method = "GET", .handler = api_services},
+    {.path = "/api/v1/services/", .method = "PUT", .handler = api_services},
+    {.path = "/api/v1/services/", .method = "DELETE", .handler = api_services},
+    {.path = "/api/v1/access", .method = "GET", .handler = api_access},
+    {.path = "/api/v1/access", .method = "POST", .handler = api_access},
+    {.path = "/api/v1/access", .method = "DELETE", .handler = api_access},
+    {.path = "/api/v1/tokens", .method = "GET", .handler = api_tokens},
+    {.path = "/api/v1/tokens/revoke", .method = "POST", .handler = api_tokens},
 };
 
 /* Length of the path part of url (without a query string). */
@@ -118,13 +130,21 @@ http_handler_fn app_router(void *app, const char *method, const char *url)
         return gateway_call_route;
     if (n == 6 && memcmp(url, "/token", 6) == 0)
         return strcmp(method, "POST") == 0 ? gateway_token_route : api_method_not_allowed;
+    http_handler_fn path_found = NULL;
     for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++) {
         const struct api_route *r = &api_routes[i];
-        if (strlen(r->path) == n && memcmp(r->path, url, n) == 0)
-            return strcmp(method, r->method) == 0 || strcmp(method, "HEAD") == 0
-                       ? r->handler
-                       : api_method_not_allowed;
+        size_t rl = strlen(r->path);
+        int match = r->path[rl - 1] == '/' ? n > rl && memcmp(r->path, url, rl) == 0
+                                           : rl == n && memcmp(r->path, url, n) == 0;
+        if (!match)
+            continue;
+        if (strcmp(method, r->method) == 0)
+            return r->handler;
+        if (!path_found)
+            path_found = strcmp(method, "HEAD") == 0 ? r->handler : api_method_not_allowed;
     }
+    if (path_found)
+        return path_found;
     if (strncmp(url, "/api/", 5) == 0 || strncmp(url, "/healthz", 8) == 0 ||
         strncmp(url, "/metrics", 8) == 0)
         return NULL;
