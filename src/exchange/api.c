@@ -82,6 +82,30 @@ void api_metrics(struct http_request *req)
                (unsigned long long)atomic_load(&a->metrics.sent_status),
                (unsigned long long)atomic_load(&a->metrics.acks), (unsigned long long)batches,
                (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
+    struct gateway_counts gc;
+    gateway_counts(a->gateway, &gc);
+    buf_printf(&b,
+               "# HELP lienthong_gateway_calls_total Gateway calls received.\n"
+               "# TYPE lienthong_gateway_calls_total counter\n"
+               "lienthong_gateway_calls_total %llu\n"
+               "# HELP lienthong_gateway_forwarded_total Gateway calls forwarded to a provider.\n"
+               "# TYPE lienthong_gateway_forwarded_total counter\n"
+               "lienthong_gateway_forwarded_total %llu\n"
+               "# HELP lienthong_gateway_refused_total Gateway calls refused by the gateway.\n"
+               "# TYPE lienthong_gateway_refused_total counter\n"
+               "lienthong_gateway_refused_total %llu\n"
+               "# HELP lienthong_gateway_upstream_failures_total Connection failures and timeouts.\n"
+               "# TYPE lienthong_gateway_upstream_failures_total counter\n"
+               "lienthong_gateway_upstream_failures_total %llu\n"
+               "# HELP lienthong_gateway_in_flight Calls being forwarded now.\n"
+               "# TYPE lienthong_gateway_in_flight gauge\n"
+               "lienthong_gateway_in_flight %llu\n"
+               "# HELP lienthong_gateway_breakers_open Providers whose circuit breaker is open.\n"
+               "# TYPE lienthong_gateway_breakers_open gauge\n"
+               "lienthong_gateway_breakers_open %llu\n",
+               (unsigned long long)gc.calls, (unsigned long long)gc.forwarded,
+               (unsigned long long)gc.refused, (unsigned long long)gc.upstream_failures,
+               (unsigned long long)gc.in_flight, (unsigned long long)gc.breakers_open);
     http_reply(req, 200, "text/plain; version=0.0.4", b.data, b.len);
     buf_free(&b);
 }
