@@ -17,7 +17,8 @@
  * addresses are accepted.
  *
  * Output: a short report, then `RESULT target_rate=.. rate=.. ok=.. errors=.. late=..
- * p50_ms=.. p90_ms=.. p99_ms=.. p999_ms=.. max_ms=.. client_cpu_s=.. elapsed_s=..`.
+ * p50_ms=.. p90_ms=.. p99_ms=.. p999_ms=.. max_ms=.. client_cpu_s=.. elapsed_s=.. answered=..`
+ * (answered: every 2xx reply, warm-up included).
  * Exit status 0, 1 when any request failed, 2 on bad usage. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,7 +130,7 @@ static size_t request_len;
 static int ep = -1;
 static int64_t interval_ns; /* per connection */
 static int64_t record_from, stop_at, last_done;
-static uint64_t n_ok, n_err, n_late, n_sent;
+static uint64_t n_ok, n_err, n_late, n_sent, n_answered;
 static volatile sig_atomic_t interrupted;
 
 static int64_t now_ns(void)
@@ -180,6 +181,8 @@ static int conn_open(struct conn *c)
 /* The request of c is over (reply complete, or failed): record it, schedule the next one. */
 static void finish(struct conn *c, int ok, int64_t now)
 {
+    if (ok)
+        n_answered++; /* warm-up included */
     if (c->sched >= record_from && c->sched < stop_at) {
         if (ok) {
             n_ok++;
@@ -610,10 +613,12 @@ int main(int argc, char **argv)
            hist_pct_ms(50), hist_pct_ms(90), hist_pct_ms(99), hist_pct_ms(99.9),
            (double)hist_max / 1000.0);
     printf("RESULT target_rate=%.0f rate=%.0f ok=%llu errors=%llu late=%llu p50_ms=%.3f "
-           "p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f client_cpu_s=%.2f elapsed_s=%.2f\n",
+           "p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f client_cpu_s=%.2f elapsed_s=%.2f "
+           "answered=%llu\n",
            rate, (double)n_ok / measured, (unsigned long long)n_ok, (unsigned long long)n_err,
            (unsigned long long)n_late, hist_pct_ms(50), hist_pct_ms(90), hist_pct_ms(99),
-           hist_pct_ms(99.9), (double)hist_max / 1000.0, cpu, duration + warmup);
+           hist_pct_ms(99.9), (double)hist_max / 1000.0, cpu, duration + warmup,
+           (unsigned long long)n_answered);
     for (long k = 0; k < nconns; k++)
         conn_close(&conns[k]);
     close(ep);
