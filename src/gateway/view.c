@@ -226,9 +226,12 @@ static int reload(struct gw_view *v, uint64_t gen)
     for (size_t i = 0; i < tok.n; i++)
         token_put(table, cap, &t[i]);
     free(tok.items);
-    qsort(sys.items, sys.n, sys.size, cmp_system);
-    qsort(svc.items, svc.n, svc.size, cmp_service);
-    qsort(gr.items, gr.n, gr.size, cmp_grant);
+    if (sys.n) /* qsort must not be given NULL, even for zero items */
+        qsort(sys.items, sys.n, sys.size, cmp_system);
+    if (svc.n)
+        qsort(svc.items, svc.n, svc.size, cmp_service);
+    if (gr.n)
+        qsort(gr.items, gr.n, gr.size, cmp_grant);
 
     pthread_rwlock_wrlock(&v->lock);
     free_systems(v->systems, v->n_systems);

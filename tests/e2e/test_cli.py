@@ -337,7 +337,12 @@ def demo_loads_once():
           "Sở TT&TT system serves: %r" % s)
     check(any(x["status"] == "trial" for x in s.values()), "no trial system")
     n = audit_count(d)
-    check(n == len(a) + len(s), "demo logged %d records for %d objects" % (n, len(a) + len(s)))
+    services = json.loads(ok("service", "list", "--data", d, "--json").stdout)
+    grants = json.loads(ok("access", "list", "--data", d, "--json").stdout)
+    check(len(services) >= 4 and len(grants) >= len(services), "demo gateway: %r %r"
+          % (services, grants))
+    objects = len(a) + len(s) + len(services) + len(grants)
+    check(n == objects, "demo logged %d records for %d objects" % (n, objects))
     p2 = ok("demo", "--data", d)
     check("demo-secret-vpubnd" in p2.stdout, "credentials not printed again: %r" % p2.stdout)
     check(agencies(d) == a and systems(d) == s, "second demo changed the registry")
