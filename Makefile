@@ -32,7 +32,7 @@ build-fuzz: setup
 # (Ctrl-C, SIGTERM to make or the shell, or serve failing to start). Background jobs of a
 # non-interactive shell ignore SIGINT, hence SIGTERM.
 run: build
-	@./build/lienthong demo --data $(DEMO_DATA)
+	@./build/lienthong demo --data $(DEMO_DATA) --upstream http://$(UPSTREAM_LISTEN)
 	@./build/lienthong demo-upstream --listen $(UPSTREAM_LISTEN) & up=$$!; \
 	./build/lienthong serve --data $(DEMO_DATA) --listen $(LISTEN) & sv=$$!; \
 	trap 'kill -TERM $$sv $$up 2>/dev/null; wait $$sv $$up 2>/dev/null' EXIT; \
