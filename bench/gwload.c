@@ -431,8 +431,7 @@ static int parse_url(const char *url, char **ret_hostport, char **ret_path)
         return -1;
     memcpy(host, h, hl);
     host[hl] = '\0';
-    *ret_hostport = strdup(host);
-    *ret_path = strdup(slash ? slash : "/");
+    char *hostport = strdup(host), *path = strdup(slash ? slash : "/");
     char *colon = strrchr(host, ':');
     unsigned long port = 80;
     if (colon) {
@@ -443,8 +442,13 @@ static int parse_url(const char *url, char **ret_hostport, char **ret_path)
     target.sin_family = AF_INET;
     target.sin_port = htons((uint16_t)port);
     if (port == 0 || port > 65535 || inet_pton(AF_INET, host, &target.sin_addr) != 1 ||
-        (ntohl(target.sin_addr.s_addr) >> 24) != 127)
+        (ntohl(target.sin_addr.s_addr) >> 24) != 127 || !hostport || !path) {
+        free(hostport);
+        free(path);
         return -1;
+    }
+    *ret_hostport = hostport;
+    *ret_path = path;
     return 0;
 }
 
