@@ -56,12 +56,12 @@ VERSION=v1
 UPATH='/data?id=000.00.13.H34'
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lienthong-gwbench.XXXXXX")
-UP_PID= PX_PID= LT_PID=
+UP_PID='' PX_PID='' LT_PID=''
 cleanup() {
     for _p in $LT_PID $PX_PID $UP_PID; do
         bench_stop "$_p"
     done
-    LT_PID= PX_PID= UP_PID=
+    LT_PID='' PX_PID='' UP_PID=''
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -292,7 +292,7 @@ alive
 for _p in $LT_PID $PX_PID $UP_PID; do
     bench_stop "$_p"
 done
-LT_PID= PX_PID= UP_PID=
+LT_PID='' PX_PID='' UP_PID=''
 
 # The call log after the server stopped (everything flushed): one record per call expected.
 # Replies the clients received: both wrk runs (their 2xx), gwload's answered (warm-up
