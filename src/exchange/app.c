@@ -22,7 +22,7 @@ void app_config_defaults(struct app_config *c)
     c->host = strdup("127.0.0.1");
     c->port = 8080;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    c->threads = n > 0 && n < 64 ? (unsigned)n * 2 : 4;
+    c->threads = n > 0 && n < 64 ? (unsigned)n : 2;
     c->max_connections = 1000;
     c->idle_timeout_s = 60;
     c->max_body_bytes = 100ULL << 20;

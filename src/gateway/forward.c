@@ -30,6 +30,7 @@
 #define STREAM_AFTER (64 * 1024) /* buffered bytes that start streaming */
 #define STREAM_CAP (256 * 1024)  /* most bytes buffered per call while streaming */
 #define HEAD_MAX (64 * 1024)     /* upstream response header bytes kept */
+#define IDLE_HANDLES 256         /* easy handles kept for reuse: setting one up is not free */
 
 struct gw_forwarder {
     struct gateway *gw;
@@ -39,6 +40,8 @@ struct gw_forwarder {
     struct gw_call **incoming; /* submitted, not yet started */
     size_t n_incoming, cap_incoming;
     struct gw_call *active;   /* transfers running (forwarder thread only) */
+    CURL *idle[IDLE_HANDLES]; /* reset easy handles kept for reuse (forwarder thread only) */
+    unsigned n_idle;
     struct gw_call **unpause; /* asked by readers */
     size_t n_unpause, cap_unpause;
     int stop, stopped;
@@ -307,7 +310,7 @@ void gw_call_unpause(struct gw_call *c)
 
 static int start_transfer(struct gw_forwarder *f, struct gw_call *c)
 {
-    CURL *e = c->easy ? c->easy : curl_easy_init();
+    CURL *e = c->easy ? c->easy : f->n_idle ? f->idle[--f->n_idle] : curl_easy_init();
     if (!e)
         return -1;
     c->easy = e;
@@ -388,7 +391,12 @@ static void finish(struct gw_forwarder *f, struct gw_call *c, enum lt_err e)
     struct gateway *g = f->gw;
     if (c->easy) {
         curl_multi_remove_handle(f->multi, c->easy);
-        curl_easy_cleanup(c->easy);
+        if (f->n_idle < IDLE_HANDLES) {
+            curl_easy_reset(c->easy);
+            f->idle[f->n_idle++] = c->easy;
+        } else {
+            curl_easy_cleanup(c->easy);
+        }
         c->easy = NULL;
     }
     if (c->active) {
@@ -579,6 +587,8 @@ void gw_forwarder_free(struct gw_forwarder *f)
 {
     if (!f)
         return;
+    while (f->n_idle)
+        curl_easy_cleanup(f->idle[--f->n_idle]);
     curl_multi_cleanup(f->multi);
     free(f->incoming);
     free(f->unpause);
