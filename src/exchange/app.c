@@ -274,6 +274,7 @@ void app_stop(struct app *a)
     committer_stop(a->committer);
     http_stop(a->http);
     gateway_stop(a->gateway);
+    committer_free(a->committer);
     store_close(a->store);
     app_config_clear(&a->cfg);
     free(a);

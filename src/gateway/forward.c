@@ -120,6 +120,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         if (code >= 200) {
             c->head_done = 1;
             c->status = (int)code;
+            if (c->content_length > c->max_response) {
+                c->too_big = 1; /* refused from its head: the consumer gets a 502 */
+                return 0;
+            }
         }
         return len;
     }
@@ -421,6 +425,8 @@ static void finish(struct gw_forwarder *f, struct gw_call *c, enum lt_err e)
     if (c->error == LT_ERR_OK)
         c->error = e;
     if (c->streaming) {
+        if (e != LT_ERR_OK) /* the consumer got a head, then a cut: logged as the failure */
+            c->status = lt_err_http(e);
         if (c->parked && c->req) {
             c->parked = 0;
             http_resume(c->req);

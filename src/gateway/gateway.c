@@ -500,9 +500,11 @@ void gateway_call(struct gateway *g, struct http_request *req)
         refuse(c, LT_ERR_OVERLOADED, NULL, 0);
         return;
     }
+    /* A call is logged under a service (and its provider) only once that service is found:
+     * refusals before that count under no service. */
     const char *rest;
-    if (parse_target(http_raw_uri(req), c->code, c->version, &rest) != 0) {
-        c->code[0] = c->version[0] = '\0';
+    char code[GW_CODE_MAX + 1], version[GW_VERSION_MAX + 1];
+    if (parse_target(http_raw_uri(req), code, version, &rest) != 0) {
         refuse(c, LT_ERR_UNKNOWN_SERVICE, "expected /gw/{code}/{version}/{path}", 0);
         return;
     }
@@ -526,14 +528,18 @@ void gateway_call(struct gateway *g, struct http_request *req)
     enum lt_err e = authenticate(c, g->view);
     const struct store_service *svc = NULL;
     const struct store_grant *gr = NULL;
-    if (e == LT_ERR_OK && !(svc = gw_view_service(g->view, c->code, c->version)))
+    if (e == LT_ERR_OK && !(svc = gw_view_service(g->view, code, version)))
         e = LT_ERR_UNKNOWN_SERVICE;
-    if (e == LT_ERR_OK && (!(gr = gw_view_grant(g->view, c->consumer, c->code, c->version)) ||
+    if (svc) {
+        memcpy(c->code, code, sizeof code);
+        memcpy(c->version, version, sizeof version);
+        snprintf(c->provider, sizeof c->provider, "%s", svc->provider_system);
+    }
+    if (e == LT_ERR_OK && (!(gr = gw_view_grant(g->view, c->consumer, code, version)) ||
                            !gw_grant_allows(gr->methods, gr->path_prefix, c->method, c->path)))
         e = LT_ERR_NOT_GRANTED;
     int64_t rate = 0, burst = 0, max_request = 0;
     if (e == LT_ERR_OK) {
-        snprintf(c->provider, sizeof c->provider, "%s", svc->provider_system);
         size_t base = strlen(svc->url);
         while (base && svc->url[base - 1] == '/')
             base--;

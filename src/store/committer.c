@@ -155,10 +155,19 @@ void committer_stop(struct committer *c)
     if (!c)
         return;
     pthread_mutex_lock(&c->mu);
+    int was = c->stopping;
     c->stopping = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
+    if (!was)
+        pthread_join(c->thread, NULL);
+}
+
+void committer_free(struct committer *c)
+{
+    if (!c)
+        return;
+    committer_stop(c);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

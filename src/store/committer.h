@@ -25,8 +25,10 @@ struct committer;
 struct committer *committer_start(struct store *st, char *err, size_t err_len);
 /* Queues a job. Returns 0, or -1 when the committer is stopping (the job is untouched). */
 int committer_submit(struct committer *c, struct commit_job *job);
-/* Runs the jobs still queued, then stops the thread. Accepts NULL. */
+/* Runs the jobs still queued, then stops the thread; later submissions return -1 (the object
+ * stays valid for them until committer_free). Idempotent; accepts NULL. */
 void committer_stop(struct committer *c);
+void committer_free(struct committer *c); /* stops first if needed; accepts NULL */
 /* Batches committed and jobs run since start (for /metrics). */
 void committer_counts(struct committer *c, uint64_t *ret_batches, uint64_t *ret_jobs);
 
