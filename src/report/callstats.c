@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "report/table.h"
+
 /* ---- latency histogram ---------------------------------------------------------------------- */
 
 #define SUB (1 << CALLSTATS_SUB_BITS)
@@ -538,62 +540,9 @@ json_t *callstats_to_json(const struct callstats_result *r, const char *from_lab
 
 /* ---- text ------------------------------------------------------------------------------------ */
 
-/* Terminal columns of UTF-8 text: one per code point, none for combining diacritics
- * (U+0300..U+036F, as in decomposed Vietnamese). Same rule as src/report/stats.c. */
-static size_t utf8_width(const char *s, size_t len)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        if ((c == 0xCC || (c == 0xCD && i + 1 < len && (unsigned char)s[i + 1] <= 0xAF)))
-            continue;
-        w++;
-    }
-    return w;
-}
-
 static size_t swidth(const char *s)
 {
     return utf8_width(s, strlen(s));
-}
-
-/* Bytes of s that fit in max columns (never splitting a character). */
-static size_t utf8_fit(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-    if (utf8_width(s, len) <= max)
-        return len;
-    size_t end = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-            continue;
-        if (utf8_width(s, i) > max)
-            break;
-        end = i;
-    }
-    return end;
-}
-
-/* s padded (or cut, with an ellipsis) to width columns. */
-static void put_cell(FILE *f, const char *s, size_t width, int right)
-{
-    size_t n = strlen(s), w = utf8_width(s, n);
-    int cut = w > width && width > 0;
-    if (cut) {
-        n = utf8_fit(s, width - 1);
-        w = utf8_width(s, n) + 1;
-    }
-    if (right)
-        for (size_t i = w; i < width; i++)
-            fputc(' ', f);
-    fwrite(s, 1, n, f);
-    if (cut)
-        fputs("\u2026", f);
-    if (!right)
-        for (size_t i = w; i < width; i++)
-            fputc(' ', f);
 }
 
 #define N_NUM 10
@@ -626,14 +575,14 @@ static void fig_cells(const struct callstats_figures *f, char out[N_NUM][24])
 static void put_line(FILE *f, const char *a, size_t wa, const char *b, size_t wb,
                      char cells[N_NUM][24], const size_t w_num[N_NUM])
 {
-    put_cell(f, a, wa, 0);
+    table_cell(f, a, wa, 0);
     if (wb) {
         fputs("  ", f);
-        put_cell(f, b, wb, 0);
+        table_cell(f, b, wb, 0);
     }
     for (int i = 0; i < N_NUM; i++) {
         fputs("  ", f);
-        put_cell(f, cells[i], w_num[i], 1);
+        table_cell(f, cells[i], w_num[i], 1);
     }
     fputc('\n', f);
 }
@@ -679,14 +628,14 @@ static void print_table(FILE *f, const char *h_key, const char *h_provider,
     for (int i = 0; i < N_NUM; i++)
         total_w += 2 + w_num[i];
 
-    put_cell(f, h_key, wa, 0);
+    table_cell(f, h_key, wa, 0);
     if (h_provider) {
         fputs("  ", f);
-        put_cell(f, h_provider, wb, 0);
+        table_cell(f, h_provider, wb, 0);
     }
     for (int i = 0; i < N_NUM; i++) {
         fputs("  ", f);
-        put_cell(f, num_headers[i], w_num[i], 1);
+        table_cell(f, num_headers[i], w_num[i], 1);
     }
     fputc('\n', f);
     rule(f, total_w);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/table.h"
+
 struct collect {
     struct stats_row *rows;
     size_t n, cap;
@@ -140,59 +142,6 @@ json_t *stats_to_json(const struct stats_result *r, const char *from_label, cons
 
 /* ---- text table ----------------------------------------------------------------------------- */
 
-/* Terminal columns of UTF-8 text: one per code point, none for combining diacritics
- * (U+0300..U+036F, as in decomposed Vietnamese). */
-static size_t utf8_width(const char *s, size_t len)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        if ((c == 0xCC || (c == 0xCD && i + 1 < len && (unsigned char)s[i + 1] <= 0xAF)))
-            continue;
-        w++;
-    }
-    return w;
-}
-
-/* Bytes of s that fit in max columns (never splitting a character). */
-static size_t utf8_fit(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-    if (utf8_width(s, len) <= max)
-        return len;
-    size_t end = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-            continue;
-        if (utf8_width(s, i) > max)
-            break;
-        end = i;
-    }
-    return end;
-}
-
-/* s padded (or cut, with an ellipsis) to width columns. */
-static void put_cell(FILE *f, const char *s, size_t width, int right)
-{
-    size_t n = strlen(s), w = utf8_width(s, n);
-    int cut = w > width && width > 0;
-    if (cut) {
-        n = utf8_fit(s, width - 1);
-        w = utf8_width(s, n) + 1;
-    }
-    if (right)
-        for (size_t i = w; i < width; i++)
-            fputc(' ', f);
-    fwrite(s, 1, n, f);
-    if (cut)
-        fputs("\u2026", f);
-    if (!right)
-        for (size_t i = w; i < width; i++)
-            fputc(' ', f);
-}
-
 #define N_NUM 9
 #define NAME_MAX_COLS 32
 
@@ -222,14 +171,14 @@ static void row_numbers(const struct stats_row *r, int64_t out[N_NUM])
 static void print_line(FILE *f, const char *id, size_t w_id, const char *name, size_t w_name,
                        const int64_t nums[N_NUM], const size_t w_num[N_NUM])
 {
-    put_cell(f, id, w_id, 0);
+    table_cell(f, id, w_id, 0);
     fputs("  ", f);
-    put_cell(f, name, w_name, 0);
+    table_cell(f, name, w_name, 0);
     for (int i = 0; i < N_NUM; i++) {
         char num[24];
         snprintf(num, sizeof num, "%" PRId64, nums[i]);
         fputs("  ", f);
-        put_cell(f, num, w_num[i], 1);
+        table_cell(f, num, w_num[i], 1);
     }
     fputc('\n', f);
 }
@@ -268,12 +217,12 @@ void stats_print_text(const struct stats_result *r, FILE *f)
     }
 
     size_t total_w = w_id + 2 + w_name;
-    put_cell(f, h_id, w_id, 0);
+    table_cell(f, h_id, w_id, 0);
     fputs("  ", f);
-    put_cell(f, h_name, w_name, 0);
+    table_cell(f, h_name, w_name, 0);
     for (int i = 0; i < N_NUM; i++) {
         fputs("  ", f);
-        put_cell(f, num_headers[i], w_num[i], 1);
+        table_cell(f, num_headers[i], w_num[i], 1);
         total_w += 2 + w_num[i];
     }
     fputc('\n', f);
