@@ -320,3 +320,37 @@ long cli_split_list(const char *s, char ***ret_items)
     *ret_items = items;
     return (long)n;
 }
+
+int cli_parse_count(const char *s, int64_t max, int64_t *ret)
+{
+    int64_t v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        int d = *s - '0';
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *ret = v;
+    return 0;
+}
+
+void cli_iso_time(int64_t ms, char out[25])
+{
+    if (ms > 0)
+        fmt_iso_utc(ms, out);
+    else
+        strcpy(out, "-");
+}
+
+int cli_print_json(const char *cmd, json_t *v)
+{
+    if (!v)
+        return cli_fail(cmd, "out of memory");
+    int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    return rc == 0 ? CLI_EXIT_OK : cli_fail(cmd, "cannot write JSON");
+}

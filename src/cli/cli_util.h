@@ -10,6 +10,7 @@
 #define LT_CLI_UTIL_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "store/store.h"
@@ -102,6 +103,13 @@ void cli_table_free(struct cli_table *t);
 /* Splits a comma-separated list, trimming spaces and dropping empty items. *ret_items gets an
  * array of malloc'd strings (free with cli_strv_free). Returns the count, or -1 on allocation
  * failure. */
+/* A non-negative decimal integer (digits only) up to max. Returns 0, or -1. */
+int cli_parse_count(const char *s, int64_t max, int64_t *ret);
+/* ISO 8601 UTC time, or "-" for 0. */
+void cli_iso_time(int64_t ms, char out[25]);
+/* Prints a JSON value on stdout, indented (the caller keeps its reference). */
+int cli_print_json(const char *cmd, json_t *v);
+
 long cli_split_list(const char *s, char ***ret_items);
 void cli_strv_free(char **v, size_t n);
 

@@ -75,39 +75,6 @@ static const char TOKEN_REVOKE_USAGE[] =
     "with TOKEN_ID (at least 12 hex digits, matching exactly one active token). The next\n"
     "request with a revoked token is refused.\n";
 
-/* A non-negative decimal integer without sign or spaces. */
-static int parse_count(const char *s, int64_t *ret)
-{
-    int64_t v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        int d = *s - '0';
-        if (v > (INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *ret = v;
-    return 0;
-}
-
-static int print_json(const char *cmd, json_t *v)
-{
-    int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    return rc == 0 ? CLI_EXIT_OK : cli_fail(cmd, "cannot write JSON");
-}
-
-static void iso_time(int64_t ms, char out[25])
-{
-    if (ms > 0)
-        fmt_iso_utc(ms, out);
-    else
-        strcpy(out, "-");
-}
-
 /* ------------------------------------------------------------------------------ access grant */
 
 struct grant_ctx {
@@ -203,9 +170,9 @@ static int access_grant(int argc, char **argv)
     };
     if (!c.g.methods)
         return cli_fail(cmd, "out of memory");
-    if (rate && parse_count(rate, &c.g.rate_per_s) != 0)
+    if (rate && cli_parse_count(rate, INT64_MAX, &c.g.rate_per_s) != 0)
         r = cli_misuse(cmd, ACCESS_GRANT_USAGE, "--rate must be a whole number, not '%s'", rate);
-    else if (burst && parse_count(burst, &c.g.burst) != 0)
+    else if (burst && cli_parse_count(burst, INT64_MAX, &c.g.burst) != 0)
         r = cli_misuse(cmd, ACCESS_GRANT_USAGE, "--burst must be a whole number, not '%s'", burst);
     else {
         char detail[256];
@@ -303,7 +270,7 @@ static int access_list_cb(void *vctx, const struct store_grant *g)
     }
     struct buf ref = {0}, rate = {0};
     char updated[25];
-    iso_time(g->updated_ms, updated);
+    cli_iso_time(g->updated_ms, updated);
     if (buf_printf(&ref, "%s/%s", g->service_code, g->service_version) != 0)
         c->oom = 1;
     if (g->rate_per_s > 0) {
@@ -362,7 +329,7 @@ static int access_list(int argc, char **argv)
     else if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
         r = cli_fail(cmd, "store error while listing access rights");
     else if (as_json)
-        r = print_json(cmd, c.json);
+        r = cli_print_json(cmd, c.json);
     else {
         cli_table_print(&c.table, stdout);
         r = CLI_EXIT_OK;
@@ -405,8 +372,8 @@ static int token_list_cb(void *vctx, const struct store_token *t)
     }
     char id[13], issued[25], expires[25];
     snprintf(id, sizeof id, "%.12s", t->sha256);
-    iso_time(t->issued_ms, issued);
-    iso_time(t->expires_ms, expires);
+    cli_iso_time(t->issued_ms, issued);
+    cli_iso_time(t->expires_ms, expires);
     const char *row[] = {id, t->system_id, issued, expires};
     if (cli_table_add(&c->table, row) != 0)
         c->oom = 1;
@@ -444,7 +411,7 @@ static int token_list(int argc, char **argv)
     else if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
         r = cli_fail(cmd, "store error while listing tokens");
     else if (as_json)
-        r = print_json(cmd, c.json);
+        r = cli_print_json(cmd, c.json);
     else {
         cli_table_print(&c.table, stdout);
         r = CLI_EXIT_OK;

@@ -28,25 +28,6 @@ static const char *status_name(enum store_system_status s)
     return s == STORE_SYSTEM_TRIAL ? "trial" : "official";
 }
 
-static void iso_time(int64_t ms, char out[25])
-{
-    if (ms > 0)
-        fmt_iso_utc(ms, out);
-    else
-        strcpy(out, "-");
-}
-
-/* Prints a JSON value on stdout, indented, and releases it. */
-static int print_json(const char *cmd, json_t *v)
-{
-    if (!v)
-        return cli_fail(cmd, "out of memory");
-    int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(v);
-    fputc('\n', stdout);
-    return rc == 0 ? CLI_EXIT_OK : cli_fail(cmd, "cannot write JSON");
-}
-
 /* ---------------------------------------------------------------- agency */
 
 static const char AGENCY_USAGE[] =
@@ -161,7 +142,7 @@ static int agency_list_cb(void *vctx, const struct store_agency *a)
 {
     struct agency_list_ctx *c = vctx;
     char created[25];
-    iso_time(a->created_ms, created);
+    cli_iso_time(a->created_ms, created);
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}", "id", a->id, "name",
                               a->name, "parent", a->parent_id, "mail", a->mail, "mobile", a->mobile,
@@ -205,8 +186,7 @@ static int agency_list(int argc, char **argv)
     else if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
         r = cli_fail(cmd, "store error while listing agencies");
     else if (as_json) {
-        r = print_json(cmd, c.json);
-        c.json = NULL;
+        r = cli_print_json(cmd, c.json);
     } else {
         cli_table_print(&c.table, stdout);
         r = CLI_EXIT_OK;
@@ -568,7 +548,7 @@ static int system_list_cb(void *vctx, const struct store_system *s, char *const 
 {
     struct system_list_ctx *c = vctx;
     char created[25];
-    iso_time(s->created_ms, created);
+    cli_iso_time(s->created_ms, created);
     if (c->json) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n_serves; i++)
@@ -622,8 +602,7 @@ static int system_list(int argc, char **argv)
     else if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
         r = cli_fail(cmd, "store error while listing systems");
     else if (as_json) {
-        r = print_json(cmd, c.json);
-        c.json = NULL;
+        r = cli_print_json(cmd, c.json);
     } else {
         cli_table_print(&c.table, stdout);
         r = CLI_EXIT_OK;

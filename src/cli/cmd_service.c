@@ -71,24 +71,6 @@ struct service_opts {
         *max_request, *max_response, *rate, *burst;
 };
 
-/* A non-negative decimal integer without sign or spaces, at most max. */
-static int parse_count(const char *s, int64_t max, int64_t *ret)
-{
-    int64_t v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        int d = *s - '0';
-        if (v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *ret = v;
-    return 0;
-}
-
 static int parse_protocol(const char *s, enum store_protocol *ret)
 {
     if (strcasecmp(s, "rest") == 0)
@@ -116,7 +98,7 @@ static int apply_opts(const char *cmd, const char *usage, const struct service_o
         {"--burst", o->burst, &s->burst},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
-        if (nums[i].value && parse_count(nums[i].value, INT64_MAX, nums[i].dst) != 0)
+        if (nums[i].value && cli_parse_count(nums[i].value, INT64_MAX, nums[i].dst) != 0)
             return cli_misuse(cmd, usage, "%s must be a whole number, not '%s'", nums[i].opt,
                               nums[i].value);
     if (o->protocol && parse_protocol(o->protocol, &s->protocol) != 0)
