@@ -36,15 +36,25 @@ struct gw_view {
 struct rows {
     void *items;
     size_t n, cap, size;
+    int failed; /* an allocation failed: the list is incomplete and must not be installed */
 };
+
+static int rows_check(struct rows *r, int bad)
+{
+    if (bad)
+        r->failed = 1;
+    return bad;
+}
 
 static void *rows_push(struct rows *r)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
         void *grown = realloc(r->items, cap * r->size);
-        if (!grown)
+        if (!grown) {
+            r->failed = 1;
             return NULL;
+        }
         r->items = grown;
         r->cap = cap;
     }
@@ -66,7 +76,7 @@ static int collect_system(void *ctx, const struct store_system *s, char *const *
     if (!g)
         return 1;
     g->status = s->status;
-    return dup_into(&g->id, s->id) || dup_into(&g->secret, s->secret);
+    return rows_check(ctx, dup_into(&g->id, s->id) || dup_into(&g->secret, s->secret));
 }
 
 static int collect_service(void *ctx, const struct store_service *s)
@@ -76,9 +86,10 @@ static int collect_service(void *ctx, const struct store_service *s)
         return 1;
     *d = *s;
     d->code = d->version = d->provider_system = d->name = d->description = d->url = NULL;
-    return dup_into(&d->code, s->code) || dup_into(&d->version, s->version) ||
-           dup_into(&d->provider_system, s->provider_system) || dup_into(&d->url, s->url) ||
-           dup_into(&d->name, s->name) || dup_into(&d->description, s->description);
+    return rows_check(ctx, dup_into(&d->code, s->code) || dup_into(&d->version, s->version) ||
+                               dup_into(&d->provider_system, s->provider_system) ||
+                               dup_into(&d->url, s->url) || dup_into(&d->name, s->name) ||
+                               dup_into(&d->description, s->description));
 }
 
 static int collect_grant(void *ctx, const struct store_grant *g)
@@ -88,10 +99,11 @@ static int collect_grant(void *ctx, const struct store_grant *g)
         return 1;
     *d = *g;
     d->consumer_system = d->service_code = d->service_version = d->methods = d->path_prefix = NULL;
-    return dup_into(&d->consumer_system, g->consumer_system) ||
-           dup_into(&d->service_code, g->service_code) ||
-           dup_into(&d->service_version, g->service_version) || dup_into(&d->methods, g->methods) ||
-           dup_into(&d->path_prefix, g->path_prefix);
+    return rows_check(ctx, dup_into(&d->consumer_system, g->consumer_system) ||
+                               dup_into(&d->service_code, g->service_code) ||
+                               dup_into(&d->service_version, g->service_version) ||
+                               dup_into(&d->methods, g->methods) ||
+                               dup_into(&d->path_prefix, g->path_prefix));
 }
 
 static int collect_token(void *ctx, const struct store_token *t)
@@ -211,7 +223,8 @@ static int reload(struct gw_view *v, uint64_t gen)
     int ok = st->system_list(st->cls, collect_system, &sys) == STORE_ONE_RESULT &&
              st->service_list(st->cls, NULL, collect_service, &svc) == STORE_ONE_RESULT &&
              st->grant_list(st->cls, NULL, NULL, NULL, collect_grant, &gr) == STORE_ONE_RESULT &&
-             st->token_list_active(st->cls, now, collect_token, &tok) == STORE_ONE_RESULT;
+             st->token_list_active(st->cls, now, collect_token, &tok) == STORE_ONE_RESULT &&
+             !sys.failed && !svc.failed && !gr.failed && !tok.failed;
     size_t cap = 0;
     struct token_slot *table = ok ? token_table(tok.n, &cap) : NULL;
     if (!table) {
