@@ -1,7 +1,8 @@
-/* forward — the forwarder thread: every upstream transfer of the gateway runs on one libcurl
- * multi handle driven by this thread, so the number of calls in flight costs memory, not
- * threads. Connections to providers are kept alive and reused (curl's connection cache, bounded
- * per host).
+/* forward — the upstream side of the gateway: on each HTTP event loop that has received calls,
+ * one libcurl multi handle whose sockets and timer are watched by that loop (curl's socket
+ * interface). A call is received, forwarded and answered on one thread: no lock, no hand-off, and
+ * the number of calls in flight costs memory, not threads. Connections to providers are kept
+ * alive and reused (curl's connection cache, bounded per host and loop).
  *
  * Life of a response:
  *   - the header callback keeps the upstream's header lines; the write callback appends body
@@ -9,18 +10,21 @@
  *   - a response that ends while its body is small (STREAM_AFTER) is handed to the consumer in
  *     one piece: the suspended connection is completed with the buffer;
  *   - a larger one switches to streaming: the connection is completed with a reader that drains
- *     the buffer from the HTTP thread. The buffer is bounded (STREAM_CAP): when it is full the
- *     curl transfer is paused, and unpaused (on this thread, as curl requires) once the reader
- *     has drained half of it; when it is empty the reader parks the client connection until
- *     more bytes (or the end) arrive. Memory per call stays below STREAM_CAP plus one curl
- *     buffer whatever the size of the response.
+ *     the buffer. The buffer is bounded (STREAM_CAP): when it is full the curl transfer is
+ *     paused, and unpaused by the reader once it has drained half of it; when it is empty the
+ *     reader parks the client connection until more bytes (or the end) arrive. Memory per call
+ *     stays below STREAM_CAP plus one curl buffer whatever the size of the response.
  * Retries: an idempotent call whose connection failed before any response is started again, up
- * to the configured number of times (the request body is re-read from its start). */
+ * to the configured number of times (the request body is re-read from its start).
+ * Stopping: gateway_quiesce() wakes every forwarder through its eventfd; on its own thread each
+ * ends its transfers (503), closes its multi handle and says so. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "gateway/gw_int.h"
@@ -34,38 +38,25 @@
 
 struct gw_forwarder {
     struct gateway *gw;
+    struct http_loop *loop; /* NULL once the loop is gone (server stopped) */
     CURLM *multi;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    struct gw_call **incoming; /* submitted, not yet started */
-    size_t n_incoming, cap_incoming;
-    struct gw_call *active;   /* transfers running (forwarder thread only) */
-    CURL *idle[IDLE_HANDLES]; /* reset easy handles kept for reuse (forwarder thread only) */
+    struct gw_call *active;   /* transfers running */
+    CURL *idle[IDLE_HANDLES]; /* reset easy handles kept for reuse */
     unsigned n_idle;
-    struct gw_call **unpause; /* asked by readers */
-    size_t n_unpause, cap_unpause;
-    int stop, stopped;
+    struct http_watch wake; /* eventfd: the gateway is stopping */
+    int closed;
+    struct gw_forwarder *next; /* the gateway's list */
+};
+
+/* A socket of the multi handle, watched by the loop. */
+struct sock_watch {
+    struct http_watch w;
+    struct gw_forwarder *f;
 };
 
 static int64_t mono_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int push(struct gw_call ***arr, size_t *n, size_t *cap, struct gw_call *c)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct gw_call **grown = realloc(*arr, nc * sizeof *grown);
-        if (!grown)
-            return -1;
-        *arr = grown;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = c;
-    return 0;
+    return mono_ns() / 1000;
 }
 
 /* ---------- request body ---------- */
@@ -216,8 +207,7 @@ static void reply_headers(struct gw_call *c)
 static ssize_t stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
 {
     struct gw_call *c = ctx;
-    ssize_t r;
-    pthread_mutex_lock(&c->mu);
+    (void)pos;
     size_t avail = c->resp.len - c->resp_off;
     if (avail) {
         size_t n = avail < max ? avail : max;
@@ -225,17 +215,14 @@ static ssize_t stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
         c->resp_off += n;
         if (c->paused && c->resp.len - c->resp_off < STREAM_CAP / 2)
             gw_call_unpause(c);
-        r = (ssize_t)n;
-    } else if (c->finished) {
-        r = c->error == LT_ERR_OK ? -1 /* MHD_CONTENT_READER_END_OF_STREAM */
-                                  : -2 /* MHD_CONTENT_READER_END_WITH_ERROR */;
-    } else {
-        c->parked = 1;
-        http_stream_park(c->req);
-        r = 0;
+        return (ssize_t)n;
     }
-    pthread_mutex_unlock(&c->mu);
-    return r;
+    if (c->finished)
+        return c->error == LT_ERR_OK ? -1 /* MHD_CONTENT_READER_END_OF_STREAM */
+                                     : -2 /* MHD_CONTENT_READER_END_WITH_ERROR */;
+    c->parked = 1;
+    http_stream_park(c->req);
+    return 0;
 }
 
 static void stream_free(void *ctx)
@@ -243,7 +230,7 @@ static void stream_free(void *ctx)
     gw_call_release(ctx);
 }
 
-/* Switches a call to streaming (c->mu held): completes the suspended request with a reader. */
+/* Switches a call to streaming: completes the suspended request with a reader. */
 static void start_stream(struct gw_call *c)
 {
     c->streaming = 1;
@@ -257,19 +244,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct gw_call *c = ud;
     size_t n = size * nmemb;
-    pthread_mutex_lock(&c->mu);
-    if (c->client_gone) {
-        pthread_mutex_unlock(&c->mu);
+    if (c->client_gone)
         return 0; /* aborts the transfer */
-    }
     if ((int64_t)(c->bytes_out + n) > c->max_response) {
         c->too_big = 1;
-        pthread_mutex_unlock(&c->mu);
         return 0;
     }
     if (c->streaming && c->resp.len - c->resp_off >= STREAM_CAP) {
         c->paused = 1;
-        pthread_mutex_unlock(&c->mu);
         return CURL_WRITEFUNC_PAUSE;
     }
     if (c->resp_off && c->resp_off == c->resp.len) {
@@ -280,37 +262,30 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         c->resp.len -= c->resp_off;
         c->resp_off = 0;
     }
-    if (buf_append(&c->resp, data, n) != 0) {
-        pthread_mutex_unlock(&c->mu);
+    if (buf_append(&c->resp, data, n) != 0)
         return 0;
-    }
     sha256_update(&c->resp_hash, data, n);
     c->bytes_out += n;
-    if (!c->streaming && c->resp.len - c->resp_off > STREAM_AFTER)
+    if (!c->streaming && c->resp.len - c->resp_off > STREAM_AFTER) {
         start_stream(c);
-    else if (c->parked) {
+    } else if (c->parked) {
         c->parked = 0;
         http_resume(c->req);
     }
-    pthread_mutex_unlock(&c->mu);
     return n;
 }
 
-/* ---------- the thread ---------- */
-
+/* Called outside curl's callbacks (from the HTTP side of the same loop): curl may deliver the
+ * bytes it held at once, through on_body. */
 void gw_call_unpause(struct gw_call *c)
 {
-    if (c->unpause_asked)
+    if (!c->paused || !c->easy || c->finished)
         return;
-    struct gw_forwarder *f = c->gw->fwd;
-    pthread_mutex_lock(&f->mu);
-    if (!f->stopped && push(&f->unpause, &f->n_unpause, &f->cap_unpause, c) == 0) {
-        c->unpause_asked = 1;
-        c->refs++; /* released once the forwarder has handled the request */
-        curl_multi_wakeup(f->multi);
-    }
-    pthread_mutex_unlock(&f->mu);
+    c->paused = 0;
+    curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
+
+/* ---------- transfers ---------- */
 
 static int start_transfer(struct gw_forwarder *f, struct gw_call *c)
 {
@@ -348,8 +323,11 @@ static int start_transfer(struct gw_forwarder *f, struct gw_call *c)
     } else if (strcmp(c->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
     }
-    if (curl_multi_add_handle(f->multi, e) != CURLM_OK)
+    if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        c->easy = NULL;
         return -1;
+    }
     if (!c->active) {
         c->active = 1;
         c->next_active = f->active;
@@ -420,27 +398,25 @@ static void finish(struct gw_forwarder *f, struct gw_call *c, enum lt_err e)
         atomic_fetch_add(&g->upstream_failures, 1);
     atomic_fetch_sub(&g->in_flight, 1);
 
-    pthread_mutex_lock(&c->mu);
     c->finished = 1;
     if (c->error == LT_ERR_OK)
         c->error = e;
-    if (c->streaming) {
+    if (!c->req) {
+        /* the consumer has gone: nothing to answer */
+    } else if (c->streaming) {
         if (e != LT_ERR_OK) /* the consumer got a head, then a cut: logged as the failure */
             c->status = lt_err_http(e);
-        if (c->parked && c->req) {
+        if (c->parked) {
             c->parked = 0;
             http_resume(c->req);
         }
-        pthread_mutex_unlock(&c->mu);
     } else if (e != LT_ERR_OK) {
-        pthread_mutex_unlock(&c->mu);
         gw_reply_error(c, e, NULL, 0, 1);
     } else {
         reply_headers(c);
         http_complete(c->req, (unsigned)c->status, NULL, c->resp.data + c->resp_off,
                       c->resp.len - c->resp_off);
         c->resp_off = c->resp.len;
-        pthread_mutex_unlock(&c->mu);
     }
     gw_call_release(c);
 }
@@ -467,137 +443,200 @@ static void on_done(struct gw_forwarder *f, CURL *e, CURLcode res)
     finish(f, c, err);
 }
 
-static void *run(void *arg)
+/* Handles the transfers curl has finished. */
+static void drain(struct gw_forwarder *f)
 {
-    struct gw_forwarder *f = arg;
-    struct gw_call **batch = NULL, **unp = NULL;
-    size_t cap_batch = 0, cap_unp = 0;
-    for (;;) {
-        pthread_mutex_lock(&f->mu);
-        int stop = f->stop;
-        /* swap the shared arrays with our (empty) ones */
-        struct gw_call **in = f->incoming;
-        size_t n_in = f->n_incoming, cap_in = f->cap_incoming;
-        f->incoming = batch;
-        f->n_incoming = 0;
-        f->cap_incoming = cap_batch;
-        struct gw_call **up = f->unpause;
-        size_t n_up = f->n_unpause, cap_up = f->cap_unpause;
-        f->unpause = unp;
-        f->n_unpause = 0;
-        f->cap_unpause = cap_unp;
-        pthread_mutex_unlock(&f->mu);
-
-        for (size_t i = 0; i < n_in; i++) {
-            struct gw_call *c = in[i];
-            if (stop || start_transfer(f, c) != 0)
-                finish(f, c, stop ? LT_ERR_OVERLOADED : LT_ERR_INTERNAL);
-        }
-        for (size_t i = 0; i < n_up; i++) {
-            struct gw_call *c = up[i];
-            pthread_mutex_lock(&c->mu);
-            c->unpause_asked = 0;
-            int go = c->paused && c->easy && !c->finished;
-            c->paused = 0;
-            pthread_mutex_unlock(&c->mu);
-            if (go)
-                curl_easy_pause(c->easy, CURLPAUSE_CONT);
-            gw_call_release(c);
-        }
-        batch = in;
-        cap_batch = cap_in;
-        unp = up;
-        cap_unp = cap_up;
-        if (stop)
-            break;
-
-        int running = 0;
-        curl_multi_perform(f->multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(f->multi, &left)))
-            if (m->msg == CURLMSG_DONE)
-                on_done(f, m->easy_handle, m->data.result);
-        curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
-    }
-    /* Stopping: end every transfer still running. */
-    while (f->active)
-        finish(f, f->active, LT_ERR_OVERLOADED);
-    free(batch);
-    free(unp);
-    return NULL;
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(f->multi, &left)))
+        if (m->msg == CURLMSG_DONE)
+            on_done(f, m->easy_handle, m->data.result);
 }
 
-struct gw_forwarder *gw_forwarder_start(struct gateway *gw, unsigned host_connections, char *err,
-                                        size_t err_len)
+/* ---------- curl's socket interface on the loop ---------- */
+
+static void on_socket_ready(struct http_watch *w, unsigned events)
 {
-    struct gw_forwarder *f = calloc(1, sizeof *f);
-    if (!f) {
-        snprintf(err, err_len, "out of memory");
-        return NULL;
+    struct sock_watch *sw = (struct sock_watch *)w;
+    int flags = 0, running;
+    if (events & HTTP_IN)
+        flags |= CURL_CSELECT_IN;
+    if (events & HTTP_OUT)
+        flags |= CURL_CSELECT_OUT;
+    if (events & HTTP_ERR)
+        flags |= CURL_CSELECT_ERR;
+    struct gw_forwarder *f = sw->f;
+    curl_multi_socket_action(f->multi, w->fd, flags, &running);
+    drain(f);
+}
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct gw_forwarder *f = userp;
+    struct sock_watch *sw = socketp;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (sw) {
+            if (f->loop)
+                http_loop_watch(f->loop, &sw->w, 0);
+            curl_multi_assign(f->multi, s, NULL);
+            free(sw);
+        }
+        return 0;
     }
-    f->gw = gw;
-    pthread_mutex_init(&f->mu, NULL);
-    f->multi = curl_multi_init();
-    if (!f->multi) {
-        snprintf(err, err_len, "cannot create the HTTP client");
-        free(f);
-        return NULL;
+    if (!sw) {
+        sw = calloc(1, sizeof *sw);
+        if (!sw)
+            return -1;
+        sw->w.fd = s;
+        sw->w.fn = on_socket_ready;
+        sw->f = f;
+        curl_multi_assign(f->multi, s, sw);
     }
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)host_connections);
-    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)host_connections * 4);
-    gw->fwd = f;
-    if (pthread_create(&f->thread, NULL, run, f) != 0) {
-        snprintf(err, err_len, "cannot start the forwarder thread");
+    unsigned ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= HTTP_IN;
+    if (what & CURL_POLL_OUT)
+        ev |= HTTP_OUT;
+    if (f->loop && http_loop_watch(f->loop, &sw->w, ev) != 0) {
+        log_error("gateway: cannot watch an upstream socket: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void on_timeout(void *ctx)
+{
+    struct gw_forwarder *f = ctx;
+    int running;
+    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(f);
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+    struct gw_forwarder *f = userp;
+    (void)m;
+    if (f->loop)
+        http_loop_timer(f->loop, timeout_ms < 0 ? -1 : mono_ns() / 1000000 + timeout_ms, on_timeout,
+                        f);
+    return 0;
+}
+
+/* ---------- life of a forwarder ---------- */
+
+/* Ends every transfer (503 to the consumers still waiting) and closes the multi handle. */
+static void close_forwarder(struct gw_forwarder *f)
+{
+    while (f->active)
+        finish(f, f->active, LT_ERR_OVERLOADED);
+    while (f->n_idle)
+        curl_easy_cleanup(f->idle[--f->n_idle]);
+    if (f->multi)
         curl_multi_cleanup(f->multi);
-        gw->fwd = NULL;
+    f->multi = NULL;
+    if (f->wake.fd >= 0) {
+        if (f->loop)
+            http_loop_watch(f->loop, &f->wake, 0);
+        close(f->wake.fd);
+        f->wake.fd = -1;
+    }
+}
+
+static void on_stop(struct http_watch *w, unsigned events)
+{
+    struct gw_forwarder *f =
+        (struct gw_forwarder *)((char *)w - offsetof(struct gw_forwarder, wake));
+    struct gateway *g = f->gw;
+    (void)events;
+    close_forwarder(f);
+    pthread_mutex_lock(&g->fwd_mu);
+    f->closed = 1;
+    pthread_cond_broadcast(&g->fwd_cv);
+    pthread_mutex_unlock(&g->fwd_mu);
+}
+
+struct gw_forwarder *gw_forwarder_for(struct gateway *g, struct http_loop *loop)
+{
+    void **slot = http_loop_slot(loop);
+    if (*slot)
+        return *slot;
+    struct gw_forwarder *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->gw = g;
+    f->loop = loop;
+    f->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->wake.fn = on_stop;
+    f->multi = curl_multi_init();
+    if (f->wake.fd < 0 || !f->multi || http_loop_watch(loop, &f->wake, HTTP_IN) != 0) {
+        log_error("gateway: cannot set up the upstream client on a loop");
+        f->loop = NULL;
+        close_forwarder(f);
         free(f);
         return NULL;
     }
+    unsigned loops = http_loop_count(loop);
+    long per_host = (long)((g->cfg.upstream_connections + loops - 1) / loops);
+    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, per_host * 4);
+    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+    pthread_mutex_lock(&g->fwd_mu);
+    int stopping = atomic_load(&g->stopping);
+    if (!stopping) {
+        f->next = g->forwarders;
+        g->forwarders = f;
+    }
+    pthread_mutex_unlock(&g->fwd_mu);
+    if (stopping) {
+        close_forwarder(f);
+        free(f);
+        return NULL;
+    }
+    *slot = f;
     return f;
 }
 
-int gw_forwarder_submit(struct gw_forwarder *f, struct gw_call *c)
+int gw_forward(struct gw_forwarder *f, struct gw_call *c)
 {
-    pthread_mutex_lock(&f->mu);
-    int rc = f->stop ? -1 : push(&f->incoming, &f->n_incoming, &f->cap_incoming, c);
-    pthread_mutex_unlock(&f->mu);
-    if (rc == 0)
-        curl_multi_wakeup(f->multi);
-    return rc;
+    if (f->closed || start_transfer(f, c) != 0)
+        return -1;
+    return 0; /* curl's timer (due at once) starts it on the next turn of the loop */
 }
 
-void gw_forwarder_stop(struct gw_forwarder *f)
+void gw_forwarders_stop(struct gateway *g)
 {
-    if (!f)
-        return;
-    pthread_mutex_lock(&f->mu);
-    if (f->stopped) {
-        pthread_mutex_unlock(&f->mu);
-        return;
+    pthread_mutex_lock(&g->fwd_mu);
+    for (struct gw_forwarder *f = g->forwarders; f; f = f->next) {
+        uint64_t one = 1;
+        if (!f->closed && write(f->wake.fd, &one, sizeof one) < 0)
+            log_error("gateway: cannot wake a loop: %s", strerror(errno));
     }
-    f->stop = 1;
-    pthread_mutex_unlock(&f->mu);
-    curl_multi_wakeup(f->multi);
-    pthread_join(f->thread, NULL);
-    pthread_mutex_lock(&f->mu);
-    f->stopped = 1;
-    /* unpause requests that arrived after the thread's last round */
-    for (size_t i = 0; i < f->n_unpause; i++)
-        gw_call_release(f->unpause[i]);
-    f->n_unpause = 0;
-    pthread_mutex_unlock(&f->mu);
+    /* Bounded: a loop that does not answer is ended by gw_forwarders_free() instead. */
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    for (;;) {
+        int open = 0;
+        for (struct gw_forwarder *f = g->forwarders; f; f = f->next)
+            open += !f->closed;
+        if (!open || pthread_cond_timedwait(&g->fwd_cv, &g->fwd_mu, &dl) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&g->fwd_mu);
 }
 
-void gw_forwarder_free(struct gw_forwarder *f)
+void gw_forwarders_free(struct gateway *g)
 {
-    if (!f)
-        return;
-    while (f->n_idle)
-        curl_easy_cleanup(f->idle[--f->n_idle]);
-    curl_multi_cleanup(f->multi);
-    free(f->incoming);
-    free(f->unpause);
-    pthread_mutex_destroy(&f->mu);
-    free(f);
+    while (g->forwarders) {
+        struct gw_forwarder *f = g->forwarders;
+        g->forwarders = f->next;
+        f->loop = NULL; /* the server has stopped: its loops are gone */
+        if (!f->closed)
+            close_forwarder(f);
+        free(f);
+    }
 }

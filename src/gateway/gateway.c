@@ -35,13 +35,6 @@ void gateway_config_defaults(struct gateway_config *c)
     c->upstream_connections = 64;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---------- the call object ---------- */
 
 static void call_free(struct gw_call *c)
@@ -55,15 +48,12 @@ static void call_free(struct gw_call *c)
     sha256_abort(&c->resp_hash);
     free(c->path);
     free(c->url);
-    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
 void gw_call_release(struct gw_call *c)
 {
-    pthread_mutex_lock(&c->mu);
     int left = --c->refs;
-    pthread_mutex_unlock(&c->mu);
     if (left > 0)
         return;
     gw_log_call(c);
@@ -74,14 +64,11 @@ void gw_call_release(struct gw_call *c)
 static void request_done(void *p)
 {
     struct gw_call *c = p;
-    pthread_mutex_lock(&c->mu);
     c->req = NULL;
     if (!c->finished) {
         c->client_gone = 1;
-        if (c->paused)
-            gw_call_unpause(c); /* so that the transfer sees it and stops */
+        gw_call_unpause(c); /* a paused transfer sees it and stops */
     }
-    pthread_mutex_unlock(&c->mu);
     gw_call_release(c);
 }
 
@@ -479,7 +466,6 @@ void gateway_call(struct gateway *g, struct http_request *req)
         http_reply(req, 503, NULL, "", 0);
         return;
     }
-    pthread_mutex_init(&c->mu, NULL);
     c->gw = g;
     c->req = req;
     c->refs = 1; /* the HTTP request's */
@@ -604,16 +590,18 @@ void gateway_call(struct gateway *g, struct http_request *req)
         refuse(c, LT_ERR_INTERNAL, NULL, 0);
         return;
     }
+    struct gw_forwarder *f = gw_forwarder_for(g, http_request_loop(req));
+    c->refs++; /* the forwarder's */
+    if (!f || gw_forward(f, c) != 0) {
+        c->refs--;
+        atomic_fetch_sub(&g->in_flight, 1);
+        if (c->probe)
+            gw_breaker_report(g->guard, c->provider, 1, 1, now);
+        refuse(c, LT_ERR_OVERLOADED, NULL, 1);
+        return;
+    }
     atomic_fetch_add(&g->forwarded, 1);
     http_suspend(req);
-    pthread_mutex_lock(&c->mu);
-    c->refs++; /* the forwarder's */
-    pthread_mutex_unlock(&c->mu);
-    if (gw_forwarder_submit(g->fwd, c) != 0) {
-        atomic_fetch_sub(&g->in_flight, 1);
-        gw_reply_error(c, LT_ERR_OVERLOADED, NULL, 1, 1);
-        gw_call_release(c);
-    }
 }
 
 /* ---------- start, stop, counts ---------- */
@@ -635,15 +623,13 @@ struct gateway *gateway_start(struct store *st, struct committer *committer,
     }
     g->st = st;
     g->committer = committer;
+    pthread_mutex_init(&g->fwd_mu, NULL);
+    pthread_cond_init(&g->fwd_cv, NULL);
     g->cfg = *cfg;
     g->view = gw_view_new(st);
     g->guard = gw_guard_new(cfg->breaker_failures, (int64_t)cfg->breaker_open_ms);
     if (!g->view || !g->guard || gw_view_refresh(g->view) != 0) {
         snprintf(err, err_len, "cannot load the gateway catalogue");
-        gateway_stop(g);
-        return NULL;
-    }
-    if (!gw_forwarder_start(g, cfg->upstream_connections, err, err_len)) {
         gateway_stop(g);
         return NULL;
     }
@@ -655,7 +641,7 @@ void gateway_quiesce(struct gateway *g)
     if (!g)
         return;
     atomic_store(&g->stopping, 1);
-    gw_forwarder_stop(g->fwd);
+    gw_forwarders_stop(g);
 }
 
 void gateway_stop(struct gateway *g)
@@ -663,7 +649,9 @@ void gateway_stop(struct gateway *g)
     if (!g)
         return;
     gateway_quiesce(g);
-    gw_forwarder_free(g->fwd);
+    gw_forwarders_free(g);
+    pthread_mutex_destroy(&g->fwd_mu);
+    pthread_cond_destroy(&g->fwd_cv);
     gw_guard_free(g->guard);
     gw_view_free(g->view);
     free(g);

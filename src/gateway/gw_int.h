@@ -71,11 +71,11 @@ unsigned gw_breakers_open(struct gw_guard *g);
 #define GW_REQUEST_ID_MAX 64
 
 /* One call, from the handler to the log record. Shared by the HTTP request (until it completes)
- * and the forwarder (until the transfer ends): freed, and logged, when both let go. */
+ * and the forwarder (until the transfer ends): freed, and logged, when both let go. A call lives
+ * on the thread of the HTTP loop that received it, so it needs no lock. */
 struct gw_call {
     struct gateway *gw;
     struct http_request *req; /* NULL once the request has completed */
-    pthread_mutex_t mu;
     int refs;
 
     /* what the handler decided */
@@ -110,21 +110,24 @@ struct gw_call {
     uint64_t bytes_out;
     struct sha256_ctx resp_hash; /* running over the body as it arrives */
     int64_t upstream_us, upstream_start_us;
-    int streaming, parked, paused, finished, client_gone, unpause_asked, too_big;
-    /* forwarder thread only */
-    int active;
+    int streaming, parked, paused, finished, client_gone, too_big;
+    int active; /* in its forwarder's list of transfers */
     struct gw_call *prev_active, *next_active;
 };
 
 struct gw_forwarder;
-struct gw_forwarder *gw_forwarder_start(struct gateway *gw, unsigned host_connections, char *err,
-                                        size_t err_len);
-/* Queues a call (reference handed over). Returns 0, or -1 when stopping. */
-int gw_forwarder_submit(struct gw_forwarder *f, struct gw_call *c);
-/* Ends every transfer (their consumers get 503) and stops the thread; then free. */
-void gw_forwarder_stop(struct gw_forwarder *f);
-void gw_forwarder_free(struct gw_forwarder *f);
-/* Asks the forwarder to resume a paused transfer (c->mu held). */
+/* The forwarder of an HTTP loop, created on first use (on that loop's thread). NULL when the
+ * gateway is stopping or out of resources. */
+struct gw_forwarder *gw_forwarder_for(struct gateway *g, struct http_loop *loop);
+/* Starts a call's transfer (the forwarder's reference handed over). Returns 0, or -1. */
+int gw_forward(struct gw_forwarder *f, struct gw_call *c);
+/* Ends every transfer (their consumers get 503) and closes every forwarder, each on its own
+ * loop; returns once they all have (bounded wait). */
+void gw_forwarders_stop(struct gateway *g);
+/* After the HTTP server has stopped: frees the forwarders (closing any still open). */
+void gw_forwarders_free(struct gateway *g);
+/* Resumes a paused transfer once its reader has drained the buffer (loop thread, outside
+ * curl's callbacks). */
 void gw_call_unpause(struct gw_call *c);
 /* Whether name is one of the tokens of a Connection header value (NULL = none). */
 int gw_connection_names(const char *connection, const char *name);
@@ -139,7 +142,9 @@ struct gateway {
     struct gateway_config cfg;
     struct gw_view *view;
     struct gw_guard *guard;
-    struct gw_forwarder *fwd;
+    pthread_mutex_t fwd_mu; /* the list, and forwarders' closed flags */
+    pthread_cond_t fwd_cv;
+    struct gw_forwarder *forwarders;
     atomic_uint_fast64_t calls, forwarded, refused, upstream_failures, in_flight;
     atomic_int stopping;
 };

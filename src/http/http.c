@@ -4,26 +4,56 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define MAX_REPLY_HEADERS 128 /* a proxied response passes the upstream's headers */
+#define MAX_LOOPS 256
+
+struct http_loop {
+    struct http_server *srv;
+    struct MHD_Daemon *daemon;
+    int epfd;
+    struct http_watch mhd_watch;  /* the daemon's own epoll set, nested in ours */
+    struct http_watch wake_watch; /* eventfd: stop */
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    int kick; /* a connection was resumed: MHD must run (loop thread only) */
+    void *slot;
+    int64_t timer_ms; /* -1: disarmed */
+    void (*timer_fn)(void *ctx);
+    void *timer_ctx;
+};
 
 struct http_server {
-    struct MHD_Daemon *daemon;
     struct http_config cfg;
     char *spool_dir;
+    int listen_fd;
+    uint16_t port;
+    unsigned n_loops;
+    struct http_loop *loops;
 };
 
 struct http_request {
     struct http_server *srv;
+    struct http_loop *loop;
     struct MHD_Connection *conn;
     const char *method, *url;
     char *raw_uri; /* request-target as received (not unescaped), for proxying */
@@ -111,6 +141,26 @@ int http_add_reply_header(struct http_request *req, const char *name, const char
     return 0;
 }
 
+/* MHD must run after a connection is resumed, and a resume signalled only through MHD's own
+ * descriptor can be consumed by a run already in progress: the loop keeps its own flag (same
+ * thread) or is woken through its eventfd (other threads, e.g. the committer). */
+static void kick(struct http_loop *l)
+{
+    if (pthread_equal(pthread_self(), l->thread)) {
+        l->kick = 1;
+        return;
+    }
+    uint64_t one = 1;
+    if (write(l->wake_watch.fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_error("http: cannot wake a loop: %s", strerror(errno));
+}
+
+static void resume(struct http_request *req)
+{
+    MHD_resume_connection(req->conn);
+    kick(req->loop);
+}
+
 void http_suspend(struct http_request *req)
 {
     req->suspended = 1;
@@ -124,7 +174,7 @@ static void complete_with(struct http_request *req, unsigned status, const char 
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     req->pending = r;
     req->pending_status = status;
-    MHD_resume_connection(req->conn);
+    resume(req);
 }
 
 void http_complete(struct http_request *req, unsigned status, const char *content_type,
@@ -153,7 +203,7 @@ void http_stream_park(struct http_request *req)
 
 void http_resume(struct http_request *req)
 {
-    MHD_resume_connection(req->conn);
+    resume(req);
 }
 
 /* --- accessors --- */
@@ -373,7 +423,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    struct http_server *s = cls;
+    struct http_loop *loop = cls;
+    struct http_server *s = loop->srv;
     struct http_request *req = *con_cls;
     if (!req) {
         req = calloc(1, sizeof *req);
@@ -384,6 +435,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!req->srv) {
         req->srv = s;
+        req->loop = loop;
         req->conn = conn;
         req->url = url;
         req->method = method;
@@ -467,6 +519,191 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     log_debug("http: %s", msg);
 }
 
+/* --- the event loops --- */
+
+static int64_t mono_ms(void)
+{
+    return mono_ns() / 1000000;
+}
+
+int http_loop_watch(struct http_loop *l, struct http_watch *w, unsigned events)
+{
+    struct epoll_event ev = {.data.ptr = w};
+    if (events & HTTP_IN)
+        ev.events |= EPOLLIN;
+    if (events & HTTP_OUT)
+        ev.events |= EPOLLOUT;
+    int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (!events && !w->events)
+        return 0;
+    if (events && events == w->events)
+        return 0;
+    int rc = epoll_ctl(l->epfd, op, w->fd, &ev);
+    /* a descriptor already closed has left the set by itself */
+    if (rc != 0 && !(op == EPOLL_CTL_DEL && (errno == EBADF || errno == ENOENT)))
+        return -1;
+    w->events = events;
+    return 0;
+}
+
+void http_loop_timer(struct http_loop *l, int64_t deadline_ms, void (*fn)(void *ctx), void *ctx)
+{
+    l->timer_ms = deadline_ms;
+    l->timer_fn = fn;
+    l->timer_ctx = ctx;
+}
+
+struct http_loop *http_request_loop(const struct http_request *req)
+{
+    return req->loop;
+}
+
+unsigned http_loop_count(const struct http_loop *l)
+{
+    return l->srv->n_loops;
+}
+
+void **http_loop_slot(struct http_loop *l)
+{
+    return &l->slot;
+}
+
+static void on_wake(struct http_watch *w, unsigned events)
+{
+    struct http_loop *l = (struct http_loop *)((char *)w - offsetof(struct http_loop, wake_watch));
+    uint64_t v;
+    (void)events;
+    while (read(w->fd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+    l->kick = 1;
+}
+
+/* One thread: waits on the loop's epoll set (the daemon's set, attached watches, the wake-up
+ * descriptor) no longer than MHD's and the timer's deadlines, then runs what is ready. */
+static void *loop_main(void *arg)
+{
+    struct http_loop *l = arg;
+    struct epoll_event evs[64];
+    while (!atomic_load(&l->stop)) {
+        MHD_UNSIGNED_LONG_LONG mt = 0;
+        int64_t now = mono_ms(), deadline = -1;
+        if (MHD_get_timeout(l->daemon, &mt) == MHD_YES)
+            deadline = now + (int64_t)(mt < (MHD_UNSIGNED_LONG_LONG)INT_MAX ? mt : INT_MAX);
+        if (l->timer_ms >= 0 && (deadline < 0 || l->timer_ms < deadline))
+            deadline = l->timer_ms;
+        int timeout = l->kick || (deadline >= 0 && deadline <= now) ? 0
+                      : deadline < 0                                ? -1
+                                                                    : (int)(deadline - now);
+        int n = epoll_wait(l->epfd, evs, 64, timeout);
+        if (n < 0 && errno != EINTR) {
+            log_error("http: epoll_wait: %s", strerror(errno));
+            break;
+        }
+        int run_mhd = 0;
+        for (int i = 0; i < n; i++) {
+            struct http_watch *w = evs[i].data.ptr;
+            if (w == &l->mhd_watch) {
+                run_mhd = 1;
+                continue;
+            }
+            unsigned ev = 0;
+            if (evs[i].events & EPOLLIN)
+                ev |= HTTP_IN;
+            if (evs[i].events & EPOLLOUT)
+                ev |= HTTP_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                ev |= HTTP_ERR;
+            w->fn(w, ev);
+        }
+        now = mono_ms();
+        if (l->timer_ms >= 0 && l->timer_ms <= now) {
+            l->timer_ms = -1;
+            l->timer_fn(l->timer_ctx);
+        }
+        if (l->kick || run_mhd || (deadline >= 0 && deadline <= now)) {
+            l->kick = 0;
+            MHD_run(l->daemon);
+        }
+    }
+    return NULL;
+}
+
+static int listen_socket(const struct http_config *cfg, char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(cfg->port);
+        len = sizeof *a4;
+    } else if (inet_pton(AF_INET6, cfg->host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(cfg->port);
+        len = sizeof *a6;
+    } else {
+        snprintf(err, err_len, "listen address must be a numeric IP address: %s", cfg->host);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, err_len, "cannot listen on %s:%u (%s)", cfg->host, (unsigned)cfg->port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int loop_init(struct http_server *s, struct http_loop *l, char *err, size_t err_len)
+{
+    l->srv = s;
+    l->timer_ms = -1;
+    l->mhd_watch.fd = -1;
+    l->wake_watch.fd = -1;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    /* Each daemon gets its own descriptor of the one listening socket, and closes it. */
+    int lfd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (l->epfd < 0 || lfd < 0) {
+        if (lfd >= 0)
+            close(lfd);
+        snprintf(err, err_len, "cannot create an event loop: %s", strerror(errno));
+        return -1;
+    }
+    const struct http_config *cfg = &s->cfg;
+    unsigned per_loop = (cfg->max_connections + s->n_loops - 1) / s->n_loops;
+    l->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, l,
+        MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT, per_loop ? per_loop : 1,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+    if (!l->daemon) {
+        close(lfd);
+        snprintf(err, err_len, "cannot start the HTTP daemon");
+        return -1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    l->mhd_watch.fd = di ? di->epoll_fd : -1;
+    l->wake_watch.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    l->wake_watch.fn = on_wake;
+    if (l->mhd_watch.fd < 0 || l->wake_watch.fd < 0 ||
+        http_loop_watch(l, &l->mhd_watch, HTTP_IN) != 0 ||
+        http_loop_watch(l, &l->wake_watch, HTTP_IN) != 0) {
+        snprintf(err, err_len, "cannot set up an event loop: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 struct http_server *http_start(const struct http_config *cfg, char *err, size_t err_len)
 {
     struct http_server *s = calloc(1, sizeof *s);
@@ -476,57 +713,69 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
     }
     s->cfg = *cfg;
     s->spool_dir = strdup(cfg->spool_dir);
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
-    struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    memset(&a4, 0, sizeof a4);
-    memset(&a6, 0, sizeof a6);
-    if (inet_pton(AF_INET, cfg->host, &a4.sin_addr) == 1) {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons(cfg->port);
-        sa = (struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, cfg->host, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons(cfg->port);
-        sa = (struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        snprintf(err, err_len, "listen address must be a numeric IP address: %s", cfg->host);
+    s->n_loops = cfg->threads < 1 ? 1 : cfg->threads > MAX_LOOPS ? MAX_LOOPS : cfg->threads;
+    s->listen_fd = listen_socket(cfg, err, err_len);
+    s->loops = calloc(s->n_loops, sizeof *s->loops);
+    if (s->listen_fd < 0 || !s->loops || !s->spool_dir) {
+        if (s->listen_fd >= 0)
+            snprintf(err, err_len, "out of memory");
         http_stop(s);
         return NULL;
     }
-    s->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(cfg->max_headers_total + 64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%u (address in use or not available)",
-                 cfg->host, (unsigned)cfg->port);
-        http_stop(s);
-        return NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        struct http_loop *l = &s->loops[i];
+        if (loop_init(s, l, err, err_len) != 0) {
+            http_stop(s);
+            return NULL;
+        }
+        if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+            snprintf(err, err_len, "cannot start an HTTP thread");
+            http_stop(s);
+            return NULL;
+        }
+        l->started = 1;
     }
     return s;
 }
 
 uint16_t http_bound_port(const struct http_server *s)
 {
-    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return i ? i->port : s->cfg.port;
+    return s->port;
 }
 
 void http_stop(struct http_server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
-        MHD_stop_daemon(s->daemon);
+    for (unsigned i = 0; s->loops && i < s->n_loops; i++) {
+        struct http_loop *l = &s->loops[i];
+        if (!l->started)
+            continue;
+        atomic_store(&l->stop, 1);
+        uint64_t one = 1;
+        if (write(l->wake_watch.fd, &one, sizeof one) < 0)
+            log_error("http: cannot wake a loop: %s", strerror(errno));
+        pthread_join(l->thread, NULL);
+    }
+    for (unsigned i = 0; s->loops && i < s->n_loops; i++) {
+        struct http_loop *l = &s->loops[i];
+        if (!l->srv)
+            continue; /* never set up */
+        if (l->daemon)
+            MHD_stop_daemon(l->daemon);
+        if (l->wake_watch.fd >= 0)
+            close(l->wake_watch.fd);
+        if (l->epfd >= 0)
+            close(l->epfd);
+    }
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    free(s->loops);
     free(s->spool_dir);
     free(s);
 }

@@ -1,8 +1,12 @@
 /* http — lienthong's HTTP/1.1 server layer over libmicrohttpd.
  *
- * Design: MHD's internal thread pool (epoll), connections suspended while they wait for a
- * durable commit (so no thread ever blocks on fsync), and one request object per request that
- * owns everything the request allocates; it is released in one place, the completion callback.
+ * Design: one event loop per thread (cfg.threads), each an epoll set that drives its own MHD
+ * daemon (external epoll mode, all daemons accepting from one listening socket) and whatever
+ * other layers attach to it: the gateway runs its upstream transfers on the loop that received
+ * the call, so a call never changes thread and needs no lock or hand-off. Connections are
+ * suspended while they wait for a durable commit or an upstream (so no thread ever blocks on
+ * fsync or on a slow provider), and one request object per request owns everything the request
+ * allocates; it is released in one place, the completion callback.
  *
  * Request bodies are spooled: kept in memory up to spool_memory bytes, then written to an
  * unlinked temporary file under the data directory, so a 50 MB upload costs no more memory
@@ -36,7 +40,7 @@ typedef http_handler_fn (*http_router_fn)(void *app, const char *method, const c
 struct http_config {
     const char *host; /* numeric IPv4/IPv6 address */
     uint16_t port;
-    unsigned threads; /* MHD thread pool size */
+    unsigned threads; /* event loops, one thread each */
     unsigned max_connections;
     unsigned idle_timeout_s;
     uint64_t max_body_bytes;
@@ -120,5 +124,30 @@ void http_complete_stream(struct http_request *req, unsigned status, const char 
                           void *ctx, void (*free_fn)(void *));
 void http_stream_park(struct http_request *req);
 void http_resume(struct http_request *req);
+
+/* --- the event loops (for layers that do their own I/O next to the server's) --- */
+struct http_loop;
+/* The loop running a request: a handler's own I/O attached there runs on the same thread. */
+struct http_loop *http_request_loop(const struct http_request *req);
+unsigned http_loop_count(const struct http_loop *l); /* loops of the server */
+/* One pointer of per-loop storage for the layer that attaches to the loops (the gateway); only
+ * ever touched from the loop's own thread, or after the server has stopped. */
+void **http_loop_slot(struct http_loop *l);
+
+/* A file descriptor watched by a loop; fn runs on the loop's thread with HTTP_IN / HTTP_OUT /
+ * HTTP_ERR. The struct is the caller's and must stay in place while watched. */
+#define HTTP_IN 1u
+#define HTTP_OUT 2u
+#define HTTP_ERR 4u
+struct http_watch {
+    int fd;
+    unsigned events; /* as registered (kept by the loop; 0 when not watched) */
+    void (*fn)(struct http_watch *w, unsigned events);
+};
+/* Adds, changes (events != 0) or removes (events == 0) a watch. Returns 0, or -1. */
+int http_loop_watch(struct http_loop *l, struct http_watch *w, unsigned events);
+/* The loop's one timer for the attached layer: fn(ctx) runs on the loop's thread once the
+ * monotonic clock reaches deadline_ms; a deadline < 0 disarms it. */
+void http_loop_timer(struct http_loop *l, int64_t deadline_ms, void (*fn)(void *ctx), void *ctx);
 
 #endif

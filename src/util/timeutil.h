@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 int64_t now_ms(void);
+/* Nanoseconds of the monotonic clock (durations and deadlines; never goes back). */
+int64_t mono_ns(void);
 /* "yyyy-MM-dd HH:mm:ss" in the server's local time zone (VXP list items). out: 20 bytes. */
 void fmt_local_datetime(int64_t ms, char out[20]);
 /* "yyyy/MM/dd HH:mm:ss" in local time (edXML TraceHeader / status timestamps). out: 20 bytes. */
