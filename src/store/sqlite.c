@@ -23,6 +23,11 @@
  * a statement that is already running on that connection (nested use from a callback) is
  * prepared afresh for the nested call and finalized after it.
  *
+ * Transaction log: the chain head ("<seq> <hash>" under meta key txlog.head) is read once per
+ * write transaction, on its first append, kept in memory while the transaction appends, and
+ * written back once by write_commit just before COMMIT (struct txhead). A transaction that cannot
+ * write it is rolled back, so records are never committed without their head.
+ *
  * Package bytes live in package_chunk rows of STORE_CHUNK_SIZE bytes (the last one shorter);
  * package_read reads only the bytes asked for, through incremental blob I/O.
  *
@@ -387,6 +392,26 @@ static const char meta_txlog_head[] = "txlog.head"; /* value "<seq> <hash>" */
 
 /* ---- connections and statements ------------------------------------------------------------- */
 
+/* The transaction-log head inside a write transaction (under wlock). Read from meta once, on the
+ * transaction's first append (BEGIN IMMEDIATE holds the database's write lock, so no other
+ * connection or process can append until we end), advanced in memory by each append, and written
+ * back to meta by write_commit just before COMMIT, in the same transaction as the records.
+ * Forgotten whenever the transaction ends: between our transactions other processes (the CLI)
+ * append to the same chain. (A savepoint rolled back to after an append would leave it ahead of
+ * the log; the only savepoint, package_insert's, covers nothing but the package's own rows.) */
+enum txhead_state {
+    TXHEAD_UNKNOWN = 0, /* not read in this transaction */
+    TXHEAD_CLEAN,       /* read, equal to meta */
+    TXHEAD_DIRTY,       /* records appended: meta must be updated before COMMIT */
+};
+
+struct txhead {
+    enum txhead_state state;
+    int present; /* the log has at least one record (else seq 0, hash GENESIS) */
+    int64_t seq;
+    char hash[65];
+};
+
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S__COUNT];
@@ -399,8 +424,9 @@ struct sq {
 
     pthread_mutex_t wlock; /* held from write_begin to commit/rollback */
     struct conn w;
-    uint8_t *chunk;   /* STORE_CHUNK_SIZE bytes for package_insert, used under wlock */
-    int config_dirty; /* the open write transaction changed what the gateway caches */
+    uint8_t *chunk;     /* STORE_CHUNK_SIZE bytes for package_insert, used under wlock */
+    int config_dirty;   /* the open write transaction changed what the gateway caches */
+    struct txhead head; /* the txlog head as the open write transaction sees it */
 
     uint64_t *gen; /* DATA/lienthong.gen mapped shared: the configuration generation */
 
@@ -629,6 +655,8 @@ static struct conn *writer(struct sq *q, const char *what)
 
 /* ---- transactions --------------------------------------------------------------------------- */
 
+static int txhead_flush(struct sq *q);
+
 static enum store_rc sq_write_begin(void *cls)
 {
     struct sq *q = cls;
@@ -645,10 +673,12 @@ static enum store_rc sq_write_begin(void *cls)
     }
     tl_writer = q;
     q->config_dirty = 0;
+    q->head.state = TXHEAD_UNKNOWN;
     return STORE_ONE_RESULT;
 }
 
-/* Ends the transaction whatever happens: on a failed COMMIT it is rolled back. */
+/* Ends the transaction whatever happens: when writing the txlog head or the COMMIT fails, it is
+ * rolled back (records are never committed without their head). */
 static enum store_rc sq_write_commit(void *cls)
 {
     struct sq *q = cls;
@@ -657,9 +687,14 @@ static enum store_rc sq_write_commit(void *cls)
         return STORE_HARD_ERROR;
     }
     enum store_rc ret = STORE_ONE_RESULT;
-    int rc = st_run(&q->w, S_COMMIT);
+    const char *what = "txlog head";
+    int rc = txhead_flush(q);
+    if (rc == SQLITE_OK) {
+        what = "COMMIT";
+        rc = st_run(&q->w, S_COMMIT);
+    }
     if (rc != SQLITE_OK) {
-        ret = fail(&q->w, rc, "COMMIT");
+        ret = fail(&q->w, rc, what);
         if (!sqlite3_get_autocommit(q->w.db))
             st_run(&q->w, S_ROLLBACK);
     } else if (q->config_dirty) {
@@ -668,6 +703,7 @@ static enum store_rc sq_write_commit(void *cls)
         __atomic_add_fetch(q->gen, 1, __ATOMIC_ACQ_REL);
     }
     q->config_dirty = 0;
+    q->head.state = TXHEAD_UNKNOWN;
     tl_writer = NULL;
     pthread_mutex_unlock(&q->wlock);
     return ret;
@@ -684,6 +720,7 @@ static void sq_write_rollback(void *cls)
             fail(&q->w, rc, "ROLLBACK");
     }
     q->config_dirty = 0;
+    q->head.state = TXHEAD_UNKNOWN; /* the next transaction reads it again */
     tl_writer = NULL;
     pthread_mutex_unlock(&q->wlock);
 }
@@ -1652,19 +1689,50 @@ static int head_read(struct conn *c, int64_t *ret_seq, char ret_hash[65], int *r
     return rc;
 }
 
+/* Loads the head into q->head on the transaction's first append. */
+static int txhead_load(struct sq *q)
+{
+    struct txhead *h = &q->head;
+    if (h->state != TXHEAD_UNKNOWN)
+        return SQLITE_OK;
+    int found = 0;
+    int rc = head_read(&q->w, &h->seq, h->hash, &found);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!found) {
+        h->seq = 0;
+        memcpy(h->hash, AUDIT_GENESIS, 65);
+    }
+    h->present = found;
+    h->state = TXHEAD_CLEAN;
+    return SQLITE_OK;
+}
+
+/* Writes the head back to meta when the transaction appended (write_commit, before COMMIT). */
+static int txhead_flush(struct sq *q)
+{
+    struct txhead *h = &q->head;
+    if (h->state != TXHEAD_DIRTY)
+        return SQLITE_OK;
+    char value[96];
+    snprintf(value, sizeof value, "%" PRId64 " %s", h->seq, h->hash);
+    int rc = run_text2(&q->w, S_META_PUT, meta_txlog_head, value, NULL);
+    if (rc == SQLITE_OK)
+        h->state = TXHEAD_CLEAN;
+    return rc;
+}
+
+/* Per record: the hash and one INSERT. The head is read once per transaction and written once at
+ * commit (see struct txhead). */
 static enum store_rc sq_txlog_append(void *cls, struct store_txrec *rec)
 {
-    struct conn *c = writer(cls, "txlog_append");
+    struct sq *q = cls;
+    struct conn *c = writer(q, "txlog_append");
     if (!c)
         return STORE_HARD_ERROR;
-    int64_t last = 0;
-    char prev[65];
-    int found = 0;
-    int rc = head_read(c, &last, prev, &found);
+    int rc = txhead_load(q);
     if (rc != SQLITE_OK)
         return fail(c, rc, "txlog_append head");
-    if (!found)
-        memcpy(prev, AUDIT_GENESIS, 65);
     if (!rec->actor)
         rec->actor = "";
     if (!rec->operation)
@@ -1677,9 +1745,9 @@ static enum store_rc sq_txlog_append(void *cls, struct store_txrec *rec)
         rec->outcome = "";
     if (!rec->time_ms)
         rec->time_ms = now_ms();
-    rec->seq = last + 1;
-    memcpy(rec->prev_hash, prev, 65);
-    audit_chain_hash(prev, rec, rec->hash);
+    rec->seq = q->head.seq + 1;
+    memcpy(rec->prev_hash, q->head.hash, 65);
+    audit_chain_hash(rec->prev_hash, rec, rec->hash);
 
     sqlite3_stmt *st = st_get(c, S_TXLOG_INSERT);
     if (!st)
@@ -1695,14 +1763,12 @@ static enum store_rc sq_txlog_append(void *cls, struct store_txrec *rec)
     bind_text(st, 9, rec->hash);
     rc = sqlite3_step(st);
     st_put(c, S_TXLOG_INSERT, st);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) /* nothing inserted: the head stays where it was */
         return fail(c, rc, "txlog_append");
-
-    char head[96];
-    snprintf(head, sizeof head, "%" PRId64 " %s", rec->seq, rec->hash);
-    rc = run_text2(c, S_META_PUT, meta_txlog_head, head, NULL);
-    if (rc != SQLITE_OK)
-        return fail(c, rc, "txlog_append head");
+    q->head.seq = rec->seq;
+    memcpy(q->head.hash, rec->hash, 65);
+    q->head.present = 1;
+    q->head.state = TXHEAD_DIRTY;
     return STORE_ONE_RESULT;
 }
 
@@ -1744,6 +1810,15 @@ static enum store_rc sq_txlog_scan(void *cls, store_txrec_cb cb, void *ctx)
 
 static enum store_rc sq_txlog_head(void *cls, int64_t *ret_seq, char *ret_hash)
 {
+    struct sq *q = cls;
+    if (tl_writer == q && q->head.state != TXHEAD_UNKNOWN) {
+        /* Inside our write transaction meta may lag behind our own appends. */
+        if (!q->head.present)
+            return STORE_NO_RESULTS;
+        *ret_seq = q->head.seq;
+        memcpy(ret_hash, q->head.hash, 65);
+        return STORE_ONE_RESULT;
+    }
     struct rd r;
     enum store_rc ret = rd_open(cls, &r, 0);
     if (ret < 0)

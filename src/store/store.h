@@ -269,7 +269,9 @@ struct store {
     /* Every record in seq order, as stored (for audit verify: nothing is recomputed). */
     enum store_rc (*txlog_scan)(void *cls, store_txrec_cb cb, void *ctx);
     /* The head as recorded in the store's metadata (last seq and hash) for detecting removal
-     * of the newest records; NO_RESULTS when the log is empty. ret_hash holds 65 bytes. */
+     * of the newest records; NO_RESULTS when the log is empty. ret_hash holds 65 bytes. Called
+     * by the writer inside its own transaction, it includes that transaction's appends (the
+     * metadata itself is updated at commit, in the same transaction as the records). */
     enum store_rc (*txlog_head)(void *cls, int64_t *ret_seq, char *ret_hash);
 
     /* Statistics over packages created in [from_ms, to_ms) (0 = unbounded): one row per organ

@@ -1,6 +1,8 @@
 /* test_store — the SQLite store against a real database file in $LT_TMP: schema and reopen,
  * registry, package bytes across chunk boundaries and their integrity checks, inboxes, the
- * sender's delivery report, statistics, and readers running while a writer commits. */
+ * sender's delivery report, statistics, readers running while a writer commits, and the
+ * transaction log's head across transactions, rollbacks and a second writer on the same
+ * directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
@@ -16,7 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/chain.h"
 #include "report/stats.h"
+#include "store/committer.h"
 #include "store/store.h"
 #include "util/crypto.h"
 
@@ -1002,14 +1007,338 @@ static void test_concurrent(void **state)
     free(dir);
 }
 
+/* ---- transaction log: the head across transactions and writers ------------------------------ */
+
+/* Walks the log: seq must run 1, 2, 3... and each prev_hash be the previous hash. */
+struct tx_walk {
+    int64_t n;
+    char prev[65];
+    int bad;
+    int64_t by_a, by_b; /* records whose actor is "A..." / "B..." */
+    int64_t switches;   /* records whose actor's letter differs from the previous record's */
+    char last;
+};
+
+static int tx_walk_cb(void *ctx, const struct store_txrec *r)
+{
+    struct tx_walk *w = ctx;
+    if (r->seq != w->n + 1 || strcmp(r->prev_hash, w->n ? w->prev : AUDIT_GENESIS) != 0)
+        w->bad++;
+    w->n = r->seq;
+    memcpy(w->prev, r->hash, 65);
+    if (w->n > 1 && r->actor[0] != w->last)
+        w->switches++;
+    w->last = r->actor[0];
+    if (r->actor[0] == 'A')
+        w->by_a++;
+    else if (r->actor[0] == 'B')
+        w->by_b++;
+    return 0;
+}
+
+/* The log holds exactly n records, contiguous and linked, its head in meta is the last one, and
+ * audit_verify agrees. */
+static struct tx_walk check_log(struct store *s, int64_t n)
+{
+    struct tx_walk w = {0};
+    assert_int_equal(s->txlog_scan(s->cls, tx_walk_cb, &w), STORE_ONE_RESULT);
+    assert_int_equal(w.bad, 0);
+    assert_int_equal(w.n, n);
+    int64_t seq = -1;
+    char hash[65];
+    if (n == 0) {
+        assert_int_equal(s->txlog_head(s->cls, &seq, hash), STORE_NO_RESULTS);
+    } else {
+        assert_int_equal(s->txlog_head(s->cls, &seq, hash), STORE_ONE_RESULT);
+        assert_int_equal(seq, n);
+        assert_string_equal(hash, w.prev);
+    }
+    struct audit_report rep;
+    assert_int_equal(audit_verify(s, &rep), 0);
+    if (!rep.ok)
+        fail_msg("audit_verify: %s", rep.reason);
+    assert_int_equal(rep.records, n);
+    return w;
+}
+
+/* One transaction of k appends by actor; expects them to get seq first, first + 1, ... */
+static void append_tx(struct store *s, const char *actor, int k, int64_t first, int commit)
+{
+    assert_int_equal(s->write_begin(s->cls), STORE_ONE_RESULT);
+    for (int i = 0; i < k; i++) {
+        char obj[32];
+        snprintf(obj, sizeof obj, "%s-%d", actor, i);
+        struct store_call k_call = {.time_ms = 1700000000000 + i,
+                                    .request_id = obj,
+                                    .consumer = actor,
+                                    .method = "GET",
+                                    .path = "/x",
+                                    .status = 200};
+        assert_int_equal(s->call_insert(s->cls, &k_call), STORE_ONE_RESULT);
+        struct store_txrec r = {
+            .actor = actor, .operation = "call", .package_id = obj, .outcome = "ok"};
+        assert_int_equal(s->txlog_append(s->cls, &r), STORE_ONE_RESULT);
+        assert_int_equal(r.seq, first + i);
+        /* The writer sees its own head, ahead of what meta holds until the commit. */
+        int64_t seq = 0;
+        char hash[65];
+        assert_int_equal(s->txlog_head(s->cls, &seq, hash), STORE_ONE_RESULT);
+        assert_int_equal(seq, r.seq);
+        assert_string_equal(hash, r.hash);
+    }
+    if (commit)
+        assert_int_equal(s->write_commit(s->cls), STORE_ONE_RESULT);
+    else
+        s->write_rollback(s->cls);
+}
+
+static int count_calls_cb(void *ctx, const struct store_call *c)
+{
+    (void)c;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+static int64_t count_calls(struct store *s)
+{
+    int64_t n = 0;
+    assert_int_equal(s->call_scan(s->cls, 0, 0, count_calls_cb, &n), STORE_ONE_RESULT);
+    return n;
+}
+
+static void raw_exec(const char *dir, const char *sql)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/lienthong.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static void test_txlog_transactions(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct store *a = open_in(dir);
+    struct store *b = open_in(dir); /* like the CLI next to the server */
+    check_log(a, 0);
+
+    /* A transaction that writes no record leaves the log (and meta) alone. */
+    assert_int_equal(a->write_begin(a->cls), STORE_ONE_RESULT);
+    assert_int_equal(a->write_commit(a->cls), STORE_ONE_RESULT);
+    check_log(a, 0);
+
+    append_tx(a, "A1", 5, 1, 1);  /* 1..5 */
+    append_tx(b, "B1", 2, 6, 1);  /* 6..7: b read the head a committed */
+    append_tx(a, "A2", 3, 8, 1);  /* 8..10: a read it again, after b */
+    append_tx(a, "A3", 4, 11, 0); /* rolled back: no trace */
+    check_log(b, 10);
+    append_tx(b, "B2", 1, 11, 1); /* 11: the rolled-back seqs are reused, no gap */
+    append_tx(a, "A4", 2, 12, 1); /* 12..13: a forgot the rolled-back head */
+    append_tx(a, "A5", 0, 14, 1); /* an empty transaction between */
+    append_tx(b, "B3", 3, 14, 0); /* b's rollback */
+    append_tx(a, "A6", 1, 14, 1);
+    append_tx(b, "B4", 1, 15, 1);
+    struct tx_walk w = check_log(a, 15);
+    assert_int_equal(w.by_a, 11);
+    assert_int_equal(w.by_b, 4);
+    check_log(b, 15);
+    assert_int_equal(count_calls(a), 15);
+
+    /* While a transaction is open, another store (and the other threads of this one) see the
+     * committed head only. */
+    assert_int_equal(a->write_begin(a->cls), STORE_ONE_RESULT);
+    struct store_txrec r = {.actor = "A7", .operation = "x", .outcome = "ok"};
+    assert_int_equal(a->txlog_append(a->cls, &r), STORE_ONE_RESULT);
+    assert_int_equal(r.seq, 16);
+    int64_t seq = 0;
+    char hash[65];
+    assert_int_equal(b->txlog_head(b->cls, &seq, hash), STORE_ONE_RESULT);
+    assert_int_equal(seq, 15);
+    assert_int_equal(a->write_commit(a->cls), STORE_ONE_RESULT);
+    assert_int_equal(b->txlog_head(b->cls, &seq, hash), STORE_ONE_RESULT);
+    assert_int_equal(seq, 16);
+    assert_string_equal(hash, r.hash);
+
+    /* When the head cannot be written at commit, nothing of the transaction is committed. */
+    raw_exec(dir, "CREATE TRIGGER no_head BEFORE UPDATE ON meta"
+                  " BEGIN SELECT RAISE(ABORT, 'head refused'); END");
+    assert_int_equal(a->write_begin(a->cls), STORE_ONE_RESULT);
+    struct store_call k = {.request_id = "lost", .method = "GET", .path = "/", .status = 200};
+    assert_int_equal(a->call_insert(a->cls, &k), STORE_ONE_RESULT);
+    r = (struct store_txrec){.actor = "A8", .operation = "call", .outcome = "ok"};
+    assert_int_equal(a->txlog_append(a->cls, &r), STORE_ONE_RESULT);
+    assert_int_equal(r.seq, 17);
+    assert_int_equal(a->write_commit(a->cls), STORE_HARD_ERROR);
+    a->write_rollback(a->cls); /* as the committer does: harmless after a failed commit */
+    assert_int_equal(count_calls(a), 15); /* the call went with the record */
+    raw_exec(dir, "DROP TRIGGER no_head");
+    check_log(a, 16);
+    /* The store recovers: the next transaction appends 17. */
+    append_tx(a, "A9", 1, 17, 1);
+    check_log(b, 17);
+
+    store_close(b);
+    store_close(a);
+    /* And after reopening. */
+    a = open_in(dir);
+    append_tx(a, "A10", 2, 18, 1);
+    check_log(a, 19);
+    store_close(a);
+    free(dir);
+}
+
+/* The committer logs calls on one store while another store on the same directory (a thread
+ * standing for another process) appends in its own transactions, in lockstep: the other's
+ * transaction t starts once the committer has finished TW_STEP * t jobs, and jobs from
+ * TW_STEP * t on are submitted once the other's transaction t has ended. So the log must read
+ * B0, A[0, TW_STEP), B1, A[TW_STEP, 2 TW_STEP), ... (Bt missing when it was rolled back). */
+#define TW_OTHER_TX 40
+#define TW_STEP 10
+#define TW_JOBS (TW_OTHER_TX * TW_STEP)
+
+struct tw_job {
+    struct commit_job job;
+    int i;
+    atomic_int *done, *failed;
+};
+
+static enum store_rc tw_execute(struct store *st, struct commit_job *cj)
+{
+    struct tw_job *j = (struct tw_job *)cj;
+    char id[32];
+    snprintf(id, sizeof id, "req-%d", j->i);
+    struct store_call k = {.time_ms = 1700000000000 + j->i,
+                           .request_id = id,
+                           .consumer = "A",
+                           .method = "GET",
+                           .path = "/x",
+                           .status = 200};
+    enum store_rc rc = st->call_insert(st->cls, &k);
+    if (rc != STORE_ONE_RESULT)
+        return rc;
+    struct store_txrec r = {.actor = "A", .operation = "call", .package_id = id, .outcome = "ok"};
+    return st->txlog_append(st->cls, &r);
+}
+
+static void tw_done(struct commit_job *cj, int ok)
+{
+    struct tw_job *j = (struct tw_job *)cj;
+    atomic_int *done = j->done;
+    if (!ok)
+        atomic_fetch_add(j->failed, 1);
+    free(j);
+    atomic_fetch_add(done, 1);
+}
+
+struct tw_other {
+    struct store *s;
+    atomic_int *done; /* jobs the committer finished */
+    atomic_int ended; /* transactions this writer ended */
+    int errors;
+};
+
+static void tw_wait(atomic_int *v, int at_least)
+{
+    while (atomic_load(v) < at_least) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int tw_rolled_back(int t)
+{
+    return t % 7 == 3;
+}
+
+static void *tw_other_main(void *arg)
+{
+    struct tw_other *o = arg;
+    struct store *s = o->s;
+    for (int t = 0; t < TW_OTHER_TX; t++) {
+        tw_wait(o->done, TW_STEP * t);
+        if (s->write_begin(s->cls) != STORE_ONE_RESULT) {
+            o->errors++;
+            atomic_fetch_add(&o->ended, 1);
+            continue;
+        }
+        int ok = 1;
+        for (int i = 0; i < 1 + t % 3 && ok; i++) {
+            struct store_txrec r = {.actor = "B", .operation = "agency.add", .outcome = "ok"};
+            ok = s->txlog_append(s->cls, &r) == STORE_ONE_RESULT;
+        }
+        if (!ok || tw_rolled_back(t)) {
+            s->write_rollback(s->cls);
+            o->errors += !ok;
+        } else if (s->write_commit(s->cls) != STORE_ONE_RESULT) {
+            o->errors++;
+        }
+        atomic_fetch_add(&o->ended, 1);
+    }
+    return NULL;
+}
+
+static void test_txlog_two_writers(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct store *a = open_in(dir);
+    atomic_int done = 0, failed = 0;
+    struct tw_other o = {.s = open_in(dir), .done = &done};
+    char err[256] = "";
+    struct committer *cm = committer_start(a, err, sizeof err);
+    assert_non_null(cm);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, tw_other_main, &o), 0);
+    for (int i = 0; i < TW_JOBS; i++) {
+        if (i % TW_STEP == 0)
+            tw_wait(&o.ended, i / TW_STEP + 1);
+        struct tw_job *j = calloc(1, sizeof *j);
+        assert_non_null(j);
+        *j = (struct tw_job){.job = {.execute = tw_execute, .done = tw_done},
+                             .i = i,
+                             .done = &done,
+                             .failed = &failed};
+        assert_int_equal(committer_submit(cm, &j->job), 0);
+    }
+    pthread_join(th, NULL);
+    committer_free(cm); /* runs what is still queued */
+    assert_int_equal(atomic_load(&done), TW_JOBS);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_int_equal(o.errors, 0);
+
+    int64_t by_b = 0, b_tx = 0;
+    for (int t = 0; t < TW_OTHER_TX; t++)
+        if (!tw_rolled_back(t)) {
+            by_b += 1 + t % 3;
+            b_tx++;
+        }
+    struct tx_walk w = check_log(a, TW_JOBS + by_b);
+    assert_int_equal(w.by_a, TW_JOBS);
+    assert_int_equal(w.by_b, by_b);
+    /* B0 first, then every committed Bt between two runs of A (the last record is A's). */
+    assert_int_equal(w.switches, 2 * b_tx - 1);
+    assert_int_equal(w.last, 'A');
+    assert_int_equal(count_calls(a), TW_JOBS);
+    check_log(o.s, TW_JOBS + by_b);
+    store_close(o.s);
+    store_close(a);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_reopen),   cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_package_sizes), cmocka_unit_test(test_package_mismatch),
-        cmocka_unit_test(test_find_recent),   cmocka_unit_test(test_inbox),
-        cmocka_unit_test(test_sent_list),     cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_open_reopen),       cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_package_sizes),     cmocka_unit_test(test_package_mismatch),
+        cmocka_unit_test(test_find_recent),       cmocka_unit_test(test_inbox),
+        cmocka_unit_test(test_sent_list),         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_concurrent),        cmocka_unit_test(test_txlog_transactions),
+        cmocka_unit_test(test_txlog_two_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
