@@ -227,7 +227,7 @@ void gw_log_call(struct gw_call *c)
 /* ---------- the call path ---------- */
 
 /* Splits "/gw/{code}/{version}{rest}" (raw); rest is "" or starts with '/' or '?'. */
-static int parse_target(const char *raw, char *code, char *version, const char **rest)
+int gw_parse_target(const char *raw, char *code, char *version, const char **rest)
 {
     if (strncmp(raw, "/gw/", 4) != 0)
         return -1;
@@ -249,7 +249,7 @@ static int parse_target(const char *raw, char *code, char *version, const char *
 
 /* A path with a "." or ".." segment (also percent-encoded) could leave the granted prefix once
  * an upstream normalises it: refused. */
-static int has_dot_segment(const char *path, size_t len)
+int gw_has_dot_segment(const char *path, size_t len)
 {
     for (size_t i = 0; i < len;) {
         size_t j = i + 1; /* path[i] is '/' */
@@ -273,7 +273,7 @@ static int has_dot_segment(const char *path, size_t len)
     return 0;
 }
 
-static int valid_request_id(const char *s)
+int gw_valid_request_id(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -476,7 +476,7 @@ void gateway_call(struct gateway *g, struct http_request *req)
     http_set_state(req, c, request_done);
     snprintf(c->method, sizeof c->method, "%s", http_method(req));
     const char *rid = http_header(req, "X-Request-Id");
-    if (rid && valid_request_id(rid))
+    if (rid && gw_valid_request_id(rid))
         snprintf(c->request_id, sizeof c->request_id, "%s", rid);
     else if (random_uuid(c->request_id) != 0) {
         refuse(c, LT_ERR_INTERNAL, NULL, 0);
@@ -490,7 +490,7 @@ void gateway_call(struct gateway *g, struct http_request *req)
      * refusals before that count under no service. */
     const char *rest;
     char code[GW_CODE_MAX + 1], version[GW_VERSION_MAX + 1];
-    if (parse_target(http_raw_uri(req), code, version, &rest) != 0) {
+    if (gw_parse_target(http_raw_uri(req), code, version, &rest) != 0) {
         refuse(c, LT_ERR_UNKNOWN_SERVICE, "expected /gw/{code}/{version}/{path}", 0);
         return;
     }
@@ -500,7 +500,7 @@ void gateway_call(struct gateway *g, struct http_request *req)
         refuse(c, LT_ERR_INTERNAL, NULL, 0);
         return;
     }
-    if (has_dot_segment(rest, path_len)) {
+    if (gw_has_dot_segment(rest, path_len)) {
         refuse(c, LT_ERR_BAD_PARAMETER, "dot segments are not allowed in the path", 0);
         return;
     }

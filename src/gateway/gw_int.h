@@ -156,4 +156,30 @@ void gw_reply_error(struct gw_call *c, enum lt_err e, const char *detail, int64_
 /* Writes the call record (store + chained transaction log) through the committer. */
 void gw_log_call(struct gw_call *c);
 
+/* ---------- parsers of gateway.c and token.c (pure; driven by fuzz/fuzz_gateway.c) ---------- */
+
+/* Splits the raw request-target "/gw/{code}/{version}{rest}" into code (GW_CODE_MAX + 1 bytes)
+ * and version (GW_VERSION_MAX + 1 bytes); *rest points into raw and is "" or starts with '/' or
+ * '?'. Returns 0, or -1 when raw is not of that form or code/version are not valid. */
+int gw_parse_target(const char *raw, char *code, char *version, const char **rest);
+/* Whether path[0..len) (starting with '/') has a "." or ".." segment, also as %2e. */
+int gw_has_dot_segment(const char *path, size_t len);
+/* Whether an X-Request-Id sent by the consumer may be kept: 1..GW_REQUEST_ID_MAX characters of
+ * [A-Za-z0-9._:-]. */
+int gw_valid_request_id(const char *s);
+
+/* The credentials and grant type of POST /token. */
+struct gw_form {
+    char grant_type[64], client_id[STORE_ID_MAX + 1], client_secret[256];
+    int has_grant_type, has_client_id, has_client_secret;
+};
+/* Form-urlencoded decoding of s[0..n) into out (n + 1 bytes, NUL-terminated). Returns 0, or -1
+ * on a bad escape or %00 (a raw NUL byte is copied). */
+int gw_token_form_decode(const char *s, size_t n, char *out);
+/* Parses the form body[0..len) into f (zeroed by the caller). Returns NULL, or why refused. */
+const char *gw_token_parse_form(const char *body, size_t len, struct gw_form *f);
+/* Parses an Authorization value whose first 6 characters are "Basic " (the caller matched the
+ * scheme) into f's client_id and client_secret. Returns 0, or -1 when malformed. */
+int gw_token_parse_basic(const char *value, struct gw_form *f);
+
 #endif

@@ -59,8 +59,8 @@ static int hexval(char ch)
 }
 
 /* application/x-www-form-urlencoded decoding of s[0..n) into out (size >= n + 1). Returns 0, or
- * -1 on a bad escape or an embedded NUL. */
-static int form_decode(const char *s, size_t n, char *out)
+ * -1 on a bad escape or an escaped NUL (%00). */
+int gw_token_form_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -82,14 +82,9 @@ static int form_decode(const char *s, size_t n, char *out)
     return 0;
 }
 
-struct form {
-    char grant_type[64], client_id[STORE_ID_MAX + 1], client_secret[256];
-    int has_grant_type, has_client_id, has_client_secret;
-};
-
 /* Parses the body; returns NULL or the reason it is refused. Unknown parameters are ignored
  * (section 3.2: scope is meaningless here); repeated ones are refused (section 3.1). */
-static const char *parse_form(const char *body, size_t len, struct form *f)
+const char *gw_token_parse_form(const char *body, size_t len, struct gw_form *f)
 {
     for (size_t i = 0; i < len;) {
         size_t end = i;
@@ -109,13 +104,13 @@ static const char *parse_form(const char *body, size_t len, struct form *f)
                 {"client_id", f->client_id, sizeof f->client_id, &f->has_client_id},
                 {"client_secret", f->client_secret, sizeof f->client_secret, &f->has_client_secret},
             };
-            if (kl < sizeof key && form_decode(body + i, kl, key) == 0) {
+            if (kl < sizeof key && gw_token_form_decode(body + i, kl, key) == 0) {
                 for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
                     if (strcmp(key, fields[k].name) != 0)
                         continue;
                     if (*fields[k].seen)
                         return "a parameter is repeated";
-                    if (vl >= fields[k].cap || form_decode(eq + 1, vl, fields[k].dst) != 0)
+                    if (vl >= fields[k].cap || gw_token_form_decode(eq + 1, vl, fields[k].dst) != 0)
                         return "a parameter is malformed or too long";
                     *fields[k].seen = 1;
                 }
@@ -127,7 +122,7 @@ static const char *parse_form(const char *body, size_t len, struct form *f)
 }
 
 /* HTTP Basic credentials: base64("id:secret") with both parts form-urlencoded. */
-static int parse_basic(const char *value, struct form *f)
+int gw_token_parse_basic(const char *value, struct gw_form *f)
 {
     const char *b = value + 6;
     while (*b == ' ')
@@ -150,8 +145,8 @@ static int parse_basic(const char *value, struct form *f)
         return -1;
     size_t il = (size_t)((const uint8_t *)colon - raw), sl = out - il - 1;
     if (il >= sizeof f->client_id || sl >= sizeof f->client_secret ||
-        form_decode((const char *)raw, il, f->client_id) != 0 ||
-        form_decode(colon + 1, sl, f->client_secret) != 0)
+        gw_token_form_decode((const char *)raw, il, f->client_id) != 0 ||
+        gw_token_form_decode(colon + 1, sl, f->client_secret) != 0)
         return -1;
     f->has_client_id = f->has_client_secret = 1;
     return 0;
@@ -209,7 +204,7 @@ static void token_done(struct commit_job *cj, int ok)
 
 void gateway_token(struct gateway *g, struct http_request *req)
 {
-    struct form f;
+    struct gw_form f;
     memset(&f, 0, sizeof f);
     const char *ct = http_header(req, "Content-Type");
     const char *body = http_body_mem(req);
@@ -223,12 +218,12 @@ void gateway_token(struct gateway *g, struct http_request *req)
         token_error(req, 400, "invalid_request", LT_ERR_BAD_PARAMETER, "request body too large", 0);
         return;
     }
-    const char *why = parse_form(body, (size_t)len, &f);
+    const char *why = gw_token_parse_form(body, (size_t)len, &f);
     const char *auth = http_header(req, "Authorization");
     int basic = auth && strncasecmp(auth, "Basic ", 6) == 0;
     if (!why && basic && (f.has_client_id || f.has_client_secret))
         why = "client credentials given both by HTTP Basic and in the body";
-    if (!why && basic && parse_basic(auth, &f) != 0)
+    if (!why && basic && gw_token_parse_basic(auth, &f) != 0)
         why = "malformed HTTP Basic credentials";
     if (!why && !f.has_grant_type)
         why = "grant_type is missing";
