@@ -181,29 +181,40 @@ static void fuzz_token_request(const char *in, size_t len)
     free(b);
 }
 
-/* Dot segments the plain way: %2e/%2E decoded to '.', then a segment that is "." or ".." */
+/* Dot segments the plain way: every separator ('/', '\\', %2F, %5C) rewritten as '/', %2e/%2E
+ * decoded to '.', then a segment whose part before any ';' is "." or "..". */
 static int ref_dot_segment(const char *p, size_t len)
 {
-    char *seg = malloc(len + 1);
-    CHECK(seg);
-    int found = 0;
-    for (size_t i = 0; i < len && !found;) {
-        size_t e = i + 1, d = 0;
-        while (e < len && p[e] != '/')
-            e++;
-        for (size_t k = i + 1; k < e;) {
-            if (e - k >= 3 && p[k] == '%' && p[k + 1] == '2' &&
-                (p[k + 2] == 'e' || p[k + 2] == 'E')) {
-                seg[d++] = '.';
-                k += 3;
-            } else {
-                seg[d++] = p[k++];
-            }
+    char *n = malloc(len + 1);
+    CHECK(n);
+    size_t d = 0;
+    for (size_t k = 0; k < len;) {
+        char c3 = len - k >= 3 && p[k] == '%' ? (char)(p[k + 2] | 0x20) : 0;
+        if (p[k] == '/' || p[k] == '\\') {
+            n[d++] = '/';
+            k++;
+        } else if (c3 && ((p[k + 1] == '2' && c3 == 'f') || (p[k + 1] == '5' && c3 == 'c'))) {
+            n[d++] = '/';
+            k += 3;
+        } else if (c3 && p[k + 1] == '2' && c3 == 'e') {
+            n[d++] = '.';
+            k += 3;
+        } else {
+            n[d++] = p[k++];
         }
-        found = (d == 1 && seg[0] == '.') || (d == 2 && seg[0] == '.' && seg[1] == '.');
-        i = e;
     }
-    free(seg);
+    int found = 0;
+    for (size_t i = 0; i <= d && !found;) {
+        size_t e = i;
+        while (e < d && n[e] != '/')
+            e++;
+        size_t s = i;
+        while (s < e && n[s] != ';')
+            s++;
+        found = (s - i == 1 && n[i] == '.') || (s - i == 2 && n[i] == '.' && n[i + 1] == '.');
+        i = e + 1;
+    }
+    free(n);
     return found;
 }
 

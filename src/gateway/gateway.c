@@ -24,6 +24,7 @@
 #include "util/vxpsig.h"
 
 #define JSON_CT "application/json; charset=utf-8"
+#define LOG_PATH_MAX 512 /* bytes of a call's path kept in its log record */
 
 void gateway_config_defaults(struct gateway_config *c)
 {
@@ -159,7 +160,8 @@ void gw_log_call(struct gw_call *c)
         sha256_final(&c->resp_hash, d) == 0)
         hex_encode(d, SHA256_LEN, resp_sha);
     const char *err_name = c->error == LT_ERR_OK ? "" : lt_err_name(c->error);
-    const char *path = c->path ? c->path : "";
+    char path[LOG_PATH_MAX + 1];
+    snprintf(path, sizeof path, "%s", c->path ? c->path : "");
     const char *strs[] = {c->request_id, c->consumer, c->provider, c->code,           c->version,
                           c->method,     path,        err_name,    c->request_sha256, resp_sha};
     size_t total = 0;
@@ -247,30 +249,53 @@ int gw_parse_target(const char *raw, char *code, char *version, const char **res
     return gw_valid_code(code) && gw_valid_version(version) ? 0 : -1;
 }
 
-/* A path with a "." or ".." segment (also percent-encoded) could leave the granted prefix once
- * an upstream normalises it: refused. */
+/* The length of a segment separator at p as the most lenient upstream reads one: '/', '\\' or
+ * their encodings %2F and %5C; 0 when there is none. */
+static size_t separator(const char *p, size_t left)
+{
+    if (*p == '/' || *p == '\\')
+        return 1;
+    if (left >= 3 && p[0] == '%' &&
+        ((p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) ||
+         (p[1] == '5' && (p[2] == 'c' || p[2] == 'C'))))
+        return 3;
+    return 0;
+}
+
+/* A path with a "." or ".." segment could leave the granted prefix, or the service's base path,
+ * once an upstream normalises it: refused. Segments are read as the most lenient upstream would:
+ * split at every separator above, %2E taken as '.', path parameters (";...", as Tomcat reads
+ * them) ignored — so "..%2F", "..\\" and "..;x" count as well as "..". */
 int gw_has_dot_segment(const char *path, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        size_t j = i + 1; /* path[i] is '/' */
-        size_t dots = 0, k = j;
-        while (k < len && path[k] != '/') {
-            if (path[k] == '.')
+    size_t k = 0;
+    for (;;) {
+        size_t dots = 0, sep = 0;
+        int only_dots = 1, params = 0;
+        while (k < len && !(sep = separator(path + k, len - k))) {
+            if (params) {
                 k++;
-            else if (len - k >= 3 && path[k] == '%' && path[k + 1] == '2' &&
-                     (path[k + 2] == 'e' || path[k + 2] == 'E'))
+            } else if (path[k] == ';') {
+                params = 1;
+                k++;
+            } else if (path[k] == '.') {
+                dots++;
+                k++;
+            } else if (len - k >= 3 && path[k] == '%' && path[k + 1] == '2' &&
+                       (path[k + 2] == 'e' || path[k + 2] == 'E')) {
+                dots++;
                 k += 3;
-            else
-                break;
-            dots++;
+            } else {
+                only_dots = 0;
+                k++;
+            }
         }
-        if ((k == len || path[k] == '/') && (dots == 1 || dots == 2))
+        if (only_dots && (dots == 1 || dots == 2))
             return 1;
-        while (k < len && path[k] != '/')
-            k++;
-        i = k;
+        if (k >= len)
+            return 0;
+        k += sep;
     }
-    return 0;
 }
 
 int gw_valid_request_id(const char *s)
@@ -495,7 +520,8 @@ void gateway_call(struct gateway *g, struct http_request *req)
         return;
     }
     size_t path_len = strcspn(rest, "?");
-    c->path = strndup(path_len ? rest : "/", path_len ? (path_len > 512 ? 512 : path_len) : 1);
+    /* the whole path for the checks (the log keeps its first LOG_PATH_MAX bytes) */
+    c->path = strndup(path_len ? rest : "/", path_len ? path_len : 1);
     if (!c->path) {
         refuse(c, LT_ERR_INTERNAL, NULL, 0);
         return;

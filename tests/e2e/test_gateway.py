@@ -741,7 +741,10 @@ def t_restricted_grant():
     for method, target in [("POST", "/restricted/v1/public/x"), ("DELETE", "/restricted/v1/public/x"),
                            ("GET", "/restricted/v1/private"), ("GET", "/restricted/v1/publicity"),
                            ("GET", "/restricted/v1/"), ("GET", "/restricted/v1/public/../private"),
-                           ("GET", "/restricted/v1/public/%2e%2e/private")]:
+                           ("GET", "/restricted/v1/public/%2e%2e/private"),
+                           ("GET", "/restricted/v1/public/..%2fprivate"),
+                           ("GET", "/restricted/v1/public/..;x/private"),
+                           ("GET", "/restricted/v1/public/" + "a" * 600 + "/..%2f..%2fprivate")]:
         n0 = len(C.up.seen())
         r = gw(method, target, tok, body=b"x" if method == "POST" else b"")
         if ".." in target or "%2e" in target:
