@@ -53,6 +53,7 @@ void vxp_log_async(struct app *app, const char *actor, const char *operation,
     snprintf(j->outcome, sizeof j->outcome, "%s", outcome);
     j->job.execute = log_execute;
     j->job.done = log_done;
+    j->job.lazy = 1; /* nobody waits for it */
     if (committer_submit(app->committer, &j->job) != 0)
         free(j);
 }

@@ -212,6 +212,7 @@ void gw_log_call(struct gw_call *c)
 
     j->job.execute = log_execute;
     j->job.done = log_done;
+    j->job.lazy = 1; /* the call has been answered: its record may wait for company */
     if (committer_submit(g->committer, &j->job) == 0)
         return;
     /* The committer has stopped (server shutting down): write it ourselves. */

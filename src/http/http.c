@@ -683,7 +683,9 @@ static int loop_init(struct http_server *s, struct http_loop *l, char *err, size
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, l,
         MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT, per_loop ? per_loop : 1,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 64 * 1024),
+        /* MHD zeroes a connection's whole pool for every request: no bigger than the headers
+         * allowed plus room to work */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 16 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
     if (!l->daemon) {

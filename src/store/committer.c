@@ -7,9 +7,11 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/timeutil.h"
 
-#define MAX_BATCH 512 /* jobs in one transaction */
-#define MAX_RETRIES 8 /* soft errors (busy database) before failing the batch */
+#define MAX_BATCH 512  /* jobs in one transaction */
+#define LAZY_BATCH 256 /* lazy jobs that are worth a commit without waiting longer */
+#define MAX_RETRIES 8  /* soft errors (busy database) before failing the batch */
 
 struct committer {
     struct store *st;
@@ -17,6 +19,8 @@ struct committer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct commit_job *head, *tail;
+    unsigned n_queued, n_eager; /* jobs queued; those someone waits for */
+    int64_t first_ns;           /* when the oldest queued job arrived (about) */
     int stopping;
     uint64_t batches, jobs;
 };
@@ -24,15 +28,19 @@ struct committer {
 static struct commit_job *take_batch(struct committer *c)
 {
     struct commit_job *first = c->head, *last = c->head;
-    unsigned n = 1;
+    unsigned n = 1, eager = !first->lazy;
     while (last->next && n < MAX_BATCH) {
         last = last->next;
         n++;
+        eager += !last->lazy;
     }
     c->head = last->next;
     if (!c->head)
         c->tail = NULL;
     last->next = NULL;
+    c->n_queued -= n;
+    c->n_eager -= eager;
+    c->first_ns = c->head ? mono_ns() : 0;
     return first;
 }
 
@@ -80,8 +88,20 @@ static void *committer_main(void *arg)
     struct committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->head && !c->stopping)
-            pthread_cond_wait(&c->cv, &c->mu);
+        /* Wait for a job someone waits for, enough lazy ones, or the oldest lazy one's time. */
+        while (!c->stopping) {
+            if (!c->head) {
+                pthread_cond_wait(&c->cv, &c->mu);
+                continue;
+            }
+            if (c->n_eager || c->n_queued >= LAZY_BATCH)
+                break;
+            int64_t due = c->first_ns + (int64_t)COMMITTER_LAZY_MS * 1000000;
+            if (mono_ns() >= due)
+                break;
+            struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
         if (!c->head)
             break;
         struct commit_job *batch = take_batch(c);
@@ -113,7 +133,11 @@ struct committer *committer_start(struct store *st, char *err, size_t err_len)
     }
     c->st = st;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the lazy deadline is monotonic */
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
         snprintf(err, err_len, "cannot start the committer thread");
         pthread_mutex_destroy(&c->mu);
@@ -132,12 +156,21 @@ int committer_submit(struct committer *c, struct commit_job *job)
         pthread_mutex_unlock(&c->mu);
         return -1;
     }
+    int was_empty = !c->head;
     if (c->tail)
         c->tail->next = job;
     else
         c->head = job;
     c->tail = job;
-    pthread_cond_signal(&c->cv);
+    c->n_queued++;
+    if (!job->lazy)
+        c->n_eager++;
+    if (was_empty)
+        c->first_ns = mono_ns();
+    /* A lazy job wakes the thread only to start its clock or when the batch is full: under load
+     * the call log costs no wake-up per call. */
+    if (!job->lazy || was_empty || c->n_queued == LAZY_BATCH)
+        pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return 0;
 }

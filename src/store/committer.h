@@ -9,16 +9,21 @@
  * gets ok = 0); a SOFT error retries the batch. execute() may run more than once, so it must
  * derive everything afresh from its inputs. done() runs after the commit, on the committer
  * thread, and owns the job from then on (it frees it or hands it on). */
-#ifndef LT_EXCHANGE_COMMITTER_H
-#define LT_EXCHANGE_COMMITTER_H
+#ifndef LT_STORE_COMMITTER_H
+#define LT_STORE_COMMITTER_H
 
 #include "store/store.h"
 
 struct commit_job {
     enum store_rc (*execute)(struct store *st, struct commit_job *job);
     void (*done)(struct commit_job *job, int ok);
+    /* Nobody waits for this job (e.g. the record of a call already answered): the committer may
+     * hold it back up to COMMITTER_LAZY_MS to commit it with others. */
+    int lazy;
     struct commit_job *next; /* queue link, owned by the committer */
 };
+
+#define COMMITTER_LAZY_MS 20
 
 struct committer;
 

@@ -1330,6 +1330,61 @@ static void test_txlog_two_writers(void **state)
     free(dir);
 }
 
+/* Lazy jobs: a lone one is committed after about COMMITTER_LAZY_MS, not never; a job someone
+ * waits for takes the lazy ones queued before it along at once, in one transaction. */
+static int lazy_wait(atomic_int *done, int want, int max_ms)
+{
+    for (int ms = 0; ms < max_ms; ms++) {
+        if (atomic_load(done) >= want)
+            return ms;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void test_committer_lazy(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct store *a = open_in(dir);
+    atomic_int done = 0, failed = 0;
+    char err[256] = "";
+    struct committer *cm = committer_start(a, err, sizeof err);
+    assert_non_null(cm);
+    struct tw_job *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    *j = (struct tw_job){.job = {.execute = tw_execute, .done = tw_done, .lazy = 1},
+                         .i = 0,
+                         .done = &done,
+                         .failed = &failed};
+    assert_int_equal(committer_submit(cm, &j->job), 0);
+    /* committed by its deadline (bounded wait: 100 times the deadline) */
+    assert_true(lazy_wait(&done, 1, 100 * COMMITTER_LAZY_MS) >= 0);
+
+    uint64_t batches0, jobs0;
+    committer_counts(cm, &batches0, &jobs0);
+    for (int i = 1; i <= 11; i++) {
+        j = calloc(1, sizeof *j);
+        assert_non_null(j);
+        *j = (struct tw_job){.job = {.execute = tw_execute, .done = tw_done, .lazy = i < 11},
+                             .i = i,
+                             .done = &done,
+                             .failed = &failed};
+        assert_int_equal(committer_submit(cm, &j->job), 0);
+    }
+    assert_true(lazy_wait(&done, 12, 100 * COMMITTER_LAZY_MS) >= 0);
+    uint64_t batches, jobs;
+    committer_counts(cm, &batches, &jobs);
+    assert_int_equal(jobs - jobs0, 11);
+    assert_true(batches - batches0 <= 3); /* not one per job (slack for a slow machine) */
+    committer_free(cm);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_int_equal(count_calls(a), 12);
+    store_close(a);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1338,7 +1393,7 @@ int main(void)
         cmocka_unit_test(test_find_recent),       cmocka_unit_test(test_inbox),
         cmocka_unit_test(test_sent_list),         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_concurrent),        cmocka_unit_test(test_txlog_transactions),
-        cmocka_unit_test(test_txlog_two_writers),
+        cmocka_unit_test(test_txlog_two_writers), cmocka_unit_test(test_committer_lazy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
