@@ -16,7 +16,7 @@
  * Transactions: writes happen only between write_begin() and write_commit()/write_rollback(),
  * and only one write transaction exists at a time per store (write_begin blocks until it can
  * start). write_commit() returns only once the transaction is durable (fsync). Group commit is
- * done by the caller batching many operations into one transaction (src/exchange/committer.c).
+ * done by the caller batching many operations into one transaction (src/store/committer.c).
  * Read functions may be called from any thread at any time, outside or inside the writer's
  * transaction (from other threads they see the last committed state).
  *
