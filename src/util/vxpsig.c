@@ -1,9 +1,11 @@
 /* vxpsig — see vxpsig.h. */
 #include "util/vxpsig.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "util/buf.h"
 #include "util/crypto.h"
 
 #define PREFIX VXP_HEADER_PREFIX
@@ -67,3 +69,69 @@ enum lt_err vxp_check_signature(const char *id, const char *secret, const char *
     return LT_ERR_OK;
 }
 
+/* A JSON string as Gson writes it (JsonWriter without HTML escaping). */
+static int gson_string(struct buf *b, const char *s)
+{
+    int rc = buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p && rc == 0; p++) {
+        char esc[8];
+        const char *e = NULL;
+        switch (*p) {
+        case '"':
+            e = "\\\"";
+            break;
+        case '\\':
+            e = "\\\\";
+            break;
+        case '\t':
+            e = "\\t";
+            break;
+        case '\b':
+            e = "\\b";
+            break;
+        case '\n':
+            e = "\\n";
+            break;
+        case '\r':
+            e = "\\r";
+            break;
+        case '\f':
+            e = "\\f";
+            break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                e = esc;
+            } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                e = p[2] == 0xa8 ? "\\u2028" : "\\u2029";
+                p += 2;
+            }
+        }
+        rc = e ? buf_append(b, e, strlen(e)) : buf_append(b, (const char *)p, 1);
+    }
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
+int vxp_sign(const char *secret, const char *const keys[], const char *const values[], size_t n,
+             char **ret_sign, char **ret_keys, char ret_mac[65])
+{
+    struct buf sign = {0}, list = {0};
+    int rc = buf_append(&sign, "{", 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char name[256];
+        if ((size_t)snprintf(name, sizeof name, PREFIX "%s", keys[i]) >= sizeof name)
+            rc = -1; /* our own keys: never that long */
+        rc |= (i ? buf_append(&sign, ",", 1) : 0) | gson_string(&sign, name) |
+              buf_append(&sign, ":", 1) | gson_string(&sign, values[i]) |
+              (i ? buf_append(&list, ";", 1) : 0) | buf_append(&list, keys[i], strlen(keys[i]));
+    }
+    rc |= buf_append(&sign, "}", 1) | buf_append(&list, "", 1) | buf_append(&sign, "", 1);
+    if (rc == 0 && hmac_sha256_hex(secret, strlen(secret), sign.data, sign.len - 1, ret_mac) == 0) {
+        *ret_sign = sign.data;
+        *ret_keys = list.data;
+        return 0;
+    }
+    buf_free(&sign);
+    buf_free(&list);
+    return -1;
+}
