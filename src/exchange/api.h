@@ -5,6 +5,7 @@
 #define LT_EXCHANGE_API_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "http/http.h"
 #include "util/errors.h"
@@ -22,6 +23,20 @@ http_handler_fn app_router(void *app, const char *method, const char *url);
 void api_reply_json(struct http_request *req, unsigned status, json_t *o);
 void api_error(struct http_request *req, enum lt_err e, const char *detail);
 int api_authorized(struct http_request *req);
+
+/* For handlers that reply from the committer thread after http_suspend(): the same reply and
+ * error shape, completing the suspended request. */
+void api_complete_json(struct http_request *req, unsigned status, json_t *o);
+void api_complete_error(struct http_request *req, enum lt_err e, const char *detail);
+
+/* Request bodies of the administration API: at most API_BODY_MAX bytes of one JSON object
+ * (duplicate keys refused). Returns a new reference, or NULL with the error reply sent. */
+#define API_BODY_MAX (64 * 1024)
+json_t *api_body_object(struct http_request *req);
+/* A member of a body: absent or null -> 0 with *ret untouched; of the wrong type -> -1; else 1
+ * (the string stays owned by o). */
+int api_member_string(json_t *o, const char *key, const char **ret);
+int api_member_int(json_t *o, const char *key, int64_t *ret);
 
 void api_healthz(struct http_request *req);
 void api_metrics(struct http_request *req);
