@@ -45,6 +45,10 @@ void api_stats(struct http_request *req);
 void api_services(struct http_request *req); /* /api/v1/services[/{code}/{version}] */
 void api_access(struct http_request *req);   /* /api/v1/access */
 void api_tokens(struct http_request *req);   /* /api/v1/tokens[/revoke] */
+/* Relay administration (api_relay.c). */
+void api_relay_platform(struct http_request *req); /* /api/v1/platform */
+void api_relay_peers(struct http_request *req);    /* /api/v1/peers[/{name}] */
+void api_relay_routes(struct http_request *req);   /* /api/v1/routes[/{pattern}|/which] */
 void api_method_not_allowed(struct http_request *req);
 void api_not_found(struct http_request *req);
 void api_too_large(struct http_request *req);
