@@ -14,5 +14,8 @@ int cmd_token(int argc, char **argv);   /* token list|revoke (cmd_access.c) */
 int cmd_demo_upstream(int argc, char **argv); /* demo-upstream --listen HOST:PORT */
 int cmd_stats(int argc, char **argv);         /* stats --data DIR [--from D] [--to D] [--json] */
 int cmd_audit(int argc, char **argv);         /* audit verify --data DIR */
+int cmd_platform(int argc, char **argv);      /* platform set|show (cmd_relay.c) */
+int cmd_peer(int argc, char **argv);          /* peer add|list|remove (cmd_relay.c) */
+int cmd_route(int argc, char **argv);         /* route add|list|remove|which (cmd_relay.c) */
 
 #endif

@@ -42,6 +42,90 @@ void api_error(struct http_request *req, enum lt_err e, const char *detail)
     buf_free(&m);
 }
 
+/* The asynchronous forms of api_reply_json / api_error, for replies sent from the committer. */
+void api_complete_json(struct http_request *req, unsigned status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (!s) {
+        http_complete(req, 500, NULL, "", 0);
+        return;
+    }
+    http_complete(req, status, JSON_CT, s, strlen(s));
+    free(s);
+}
+
+void api_complete_error(struct http_request *req, enum lt_err e, const char *detail)
+{
+    struct buf m = {0};
+    buf_puts(&m, lt_err_msg(e));
+    if (detail && *detail)
+        buf_printf(&m, ": %s", detail);
+    api_complete_json(req, (unsigned)lt_err_http(e),
+                      json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
+                                "message", m.data ? m.data : ""));
+    buf_free(&m);
+}
+
+json_t *api_body_object(struct http_request *req)
+{
+    const char *mem = http_body_mem(req);
+    struct buf b = {0};
+    if (!mem) {
+        char chunk[4096];
+        long n;
+        while ((n = http_body_read(req, chunk, sizeof chunk)) > 0) {
+            if (b.len + (size_t)n > API_BODY_MAX) {
+                buf_free(&b);
+                api_error(req, LT_ERR_BODY_TOO_LARGE, "administration bodies are at most 64 KiB");
+                return NULL;
+            }
+            if (buf_append(&b, chunk, (size_t)n) != 0) {
+                buf_free(&b);
+                api_error(req, LT_ERR_INTERNAL, NULL);
+                return NULL;
+            }
+        }
+        if (n < 0) {
+            buf_free(&b);
+            api_error(req, LT_ERR_INTERNAL, "cannot read the request body");
+            return NULL;
+        }
+    }
+    json_error_t jerr;
+    json_t *o = mem ? json_loadb(mem, (size_t)http_body_len(req), JSON_REJECT_DUPLICATES, &jerr)
+                    : json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &jerr);
+    buf_free(&b);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        api_error(req, LT_ERR_BAD_PARAMETER, "the body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+int api_member_string(json_t *o, const char *key, const char **ret)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    *ret = json_string_value(v);
+    return 1;
+}
+
+int api_member_int(json_t *o, const char *key, int64_t *ret)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return -1;
+    *ret = (int64_t)json_integer_value(v);
+    return 1;
+}
+
 void api_healthz(struct http_request *req)
 {
     api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));

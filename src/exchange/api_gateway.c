@@ -34,103 +34,11 @@
 #include "util/crypto.h"
 #include "util/timeutil.h"
 
-#define JSON_CT "application/json; charset=utf-8"
-#define ADMIN_BODY_MAX (64 * 1024) /* an administration request body, read from a spool file */
 #define SERVICES_PREFIX "/api/v1/services/"
-
-/* ------------------------------------------------------------------------------ replies */
-
-/* The asynchronous forms of api_reply_json / api_error, for replies sent from the committer. */
-static void complete_json(struct http_request *req, unsigned status, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(o);
-    if (!s) {
-        http_complete(req, 500, NULL, "", 0);
-        return;
-    }
-    http_complete(req, status, JSON_CT, s, strlen(s));
-    free(s);
-}
-
-static void complete_error(struct http_request *req, enum lt_err e, const char *detail)
-{
-    struct buf m = {0};
-    buf_puts(&m, lt_err_msg(e));
-    if (detail && *detail)
-        buf_printf(&m, ": %s", detail);
-    complete_json(req, (unsigned)lt_err_http(e),
-                  json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
-                            "message", m.data ? m.data : ""));
-    buf_free(&m);
-}
 
 static int is_get(const char *m)
 {
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
-}
-
-/* ------------------------------------------------------------------------- request bodies */
-
-/* The request body as a JSON object (new reference), or NULL with the reply already sent. */
-static json_t *body_object(struct http_request *req)
-{
-    const char *mem = http_body_mem(req);
-    struct buf b = {0};
-    if (!mem) {
-        char chunk[4096];
-        long n;
-        while ((n = http_body_read(req, chunk, sizeof chunk)) > 0) {
-            if (b.len + (size_t)n > ADMIN_BODY_MAX) {
-                buf_free(&b);
-                api_error(req, LT_ERR_BODY_TOO_LARGE, "administration bodies are at most 64 KiB");
-                return NULL;
-            }
-            if (buf_append(&b, chunk, (size_t)n) != 0) {
-                buf_free(&b);
-                api_error(req, LT_ERR_INTERNAL, NULL);
-                return NULL;
-            }
-        }
-        if (n < 0) {
-            buf_free(&b);
-            api_error(req, LT_ERR_INTERNAL, "cannot read the request body");
-            return NULL;
-        }
-    }
-    json_error_t jerr;
-    json_t *o = mem ? json_loadb(mem, (size_t)http_body_len(req), JSON_REJECT_DUPLICATES, &jerr)
-                    : json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &jerr);
-    buf_free(&b);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        api_error(req, LT_ERR_BAD_PARAMETER, "the body must be a JSON object");
-        return NULL;
-    }
-    return o;
-}
-
-/* A member: absent or null -> 0 with *ret untouched; a value of the wrong type -> -1. */
-static int member_string(json_t *o, const char *key, const char **ret)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return -1;
-    *ret = json_string_value(v);
-    return 1;
-}
-
-static int member_int(json_t *o, const char *key, int64_t *ret)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v))
-        return -1;
-    *ret = (int64_t)json_integer_value(v);
-    return 1;
 }
 
 /* ---------------------------------------------------------------------------- commit jobs */
@@ -457,11 +365,11 @@ static void admin_done(struct commit_job *cj, int ok)
 {
     struct admin_job *j = (struct admin_job *)cj;
     if (!ok)
-        complete_error(j->req, LT_ERR_STORE_FAILED, NULL);
+        api_complete_error(j->req, LT_ERR_STORE_FAILED, NULL);
     else if (j->err != LT_ERR_OK)
-        complete_error(j->req, j->err, j->detail);
+        api_complete_error(j->req, j->err, j->detail);
     else {
-        complete_json(j->req, j->status, j->reply);
+        api_complete_json(j->req, j->status, j->reply);
         j->reply = NULL;
     }
     admin_job_free(j);
@@ -486,7 +394,7 @@ static void submit(struct http_request *req, struct admin_job *j)
     struct app *a = http_app(req);
     http_suspend(req);
     if (committer_submit(a->committer, &j->job) != 0) {
-        complete_error(req, LT_ERR_OVERLOADED, NULL);
+        api_complete_error(req, LT_ERR_OVERLOADED, NULL);
         admin_job_free(j);
     }
 }
@@ -522,7 +430,7 @@ static int parse_service_members(struct http_request *req, json_t *o, struct sto
     char detail[96];
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         const char *v = NULL;
-        int r = member_string(o, strs[i].key, &v);
+        int r = api_member_string(o, strs[i].key, &v);
         if (r < 0) {
             snprintf(detail, sizeof detail, "%s must be a string", strs[i].key);
             api_error(req, LT_ERR_BAD_PARAMETER, detail);
@@ -539,7 +447,7 @@ static int parse_service_members(struct http_request *req, json_t *o, struct sto
         }
     }
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        int r = member_int(o, ints[i].key, (int64_t *)((char *)s + ints[i].off));
+        int r = api_member_int(o, ints[i].key, (int64_t *)((char *)s + ints[i].off));
         if (r < 0) {
             snprintf(detail, sizeof detail, "%s must be an integer", ints[i].key);
             api_error(req, LT_ERR_BAD_PARAMETER, detail);
@@ -549,7 +457,7 @@ static int parse_service_members(struct http_request *req, json_t *o, struct sto
             *given |= ints[i].bit;
     }
     const char *proto = NULL;
-    int r = member_string(o, "protocol", &proto);
+    int r = api_member_string(o, "protocol", &proto);
     if (r < 0 || (r > 0 && strcasecmp(proto, "rest") != 0 && strcasecmp(proto, "soap") != 0)) {
         api_error(req, LT_ERR_BAD_PARAMETER, "protocol must be \"rest\" or \"soap\"");
         return -1;
@@ -604,7 +512,7 @@ static void services_list(struct http_request *req)
 
 static void services_add(struct http_request *req)
 {
-    json_t *o = body_object(req);
+    json_t *o = api_body_object(req);
     if (!o)
         return;
     struct admin_job *j = job_new(req, OP_SERVICE_ADD);
@@ -613,7 +521,8 @@ static void services_add(struct http_request *req)
         return;
     }
     const char *code = NULL, *version = NULL;
-    if (member_string(o, "code", &code) <= 0 || member_string(o, "version", &version) <= 0) {
+    if (api_member_string(o, "code", &code) <= 0 ||
+        api_member_string(o, "version", &version) <= 0) {
         json_decref(o);
         admin_job_free(j);
         api_error(req, LT_ERR_BAD_PARAMETER, "code and version are required strings");
@@ -684,11 +593,11 @@ static void service_get(struct http_request *req, const char *code, const char *
 
 static void service_update(struct http_request *req, const char *code, const char *version)
 {
-    json_t *o = body_object(req);
+    json_t *o = api_body_object(req);
     if (!o)
         return;
     const char *bc = NULL, *bv = NULL;
-    if (member_string(o, "code", &bc) < 0 || member_string(o, "version", &bv) < 0 ||
+    if (api_member_string(o, "code", &bc) < 0 || api_member_string(o, "version", &bv) < 0 ||
         (bc && strcmp(bc, code) != 0) || (bv && strcmp(bv, version) != 0)) {
         json_decref(o);
         api_error(req, LT_ERR_BAD_PARAMETER,
@@ -821,19 +730,19 @@ static void access_list(struct http_request *req)
 
 static void access_grant(struct http_request *req)
 {
-    json_t *o = body_object(req);
+    json_t *o = api_body_object(req);
     if (!o)
         return;
     const char *consumer = NULL, *ref = NULL, *methods = "", *prefix = "";
     int64_t rate = 0, burst = 0;
-    const char *bad = member_string(o, "consumer", &consumer) <= 0 ? "consumer is a required string"
-                      : member_string(o, "service", &ref) <= 0     ? "service is a required string"
-                      : member_string(o, "methods", &methods) < 0  ? "methods must be a string"
-                      : member_string(o, "path_prefix", &prefix) < 0
-                          ? "path_prefix must be a string"
-                      : member_int(o, "rate_per_s", &rate) < 0 ? "rate_per_s must be an integer"
-                      : member_int(o, "burst", &burst) < 0     ? "burst must be an integer"
-                                                               : NULL;
+    const char *bad =
+        api_member_string(o, "consumer", &consumer) <= 0   ? "consumer is a required string"
+        : api_member_string(o, "service", &ref) <= 0       ? "service is a required string"
+        : api_member_string(o, "methods", &methods) < 0    ? "methods must be a string"
+        : api_member_string(o, "path_prefix", &prefix) < 0 ? "path_prefix must be a string"
+        : api_member_int(o, "rate_per_s", &rate) < 0       ? "rate_per_s must be an integer"
+        : api_member_int(o, "burst", &burst) < 0           ? "burst must be an integer"
+                                                           : NULL;
     char code[GW_CODE_MAX + 1], version[GW_VERSION_MAX + 1];
     if (!bad && gw_parse_service_ref(ref, code, version) != 0)
         bad = "service must be CODE/VERSION";
@@ -942,11 +851,11 @@ static void tokens_list(struct http_request *req)
 
 static void tokens_revoke(struct http_request *req)
 {
-    json_t *o = body_object(req);
+    json_t *o = api_body_object(req);
     if (!o)
         return;
     const char *system = NULL, *token = NULL;
-    int rs = member_string(o, "system", &system), rt = member_string(o, "token", &token);
+    int rs = api_member_string(o, "system", &system), rt = api_member_string(o, "token", &token);
     if (rs < 0 || rt < 0 || (rs > 0) == (rt > 0) || (system && !*system) || (token && !*token)) {
         json_decref(o);
         api_error(req, LT_ERR_BAD_PARAMETER,

@@ -55,6 +55,17 @@ static const struct api_route api_routes[] = {
     {.path = "/api/v1/access", .method = "DELETE", .handler = api_access},
     {.path = "/api/v1/tokens", .method = "GET", .handler = api_tokens},
     {.path = "/api/v1/tokens/revoke", .method = "POST", .handler = api_tokens},
+    {.path = "/api/v1/platform", .method = "GET", .handler = api_relay_platform},
+    {.path = "/api/v1/platform", .method = "PUT", .handler = api_relay_platform},
+    {.path = "/api/v1/peers", .method = "GET", .handler = api_relay_peers},
+    {.path = "/api/v1/peers", .method = "POST", .handler = api_relay_peers},
+    {.path = "/api/v1/peers/", .method = "GET", .handler = api_relay_peers},
+    {.path = "/api/v1/peers/", .method = "DELETE", .handler = api_relay_peers},
+    {.path = "/api/v1/routes", .method = "GET", .handler = api_relay_routes},
+    {.path = "/api/v1/routes", .method = "POST", .handler = api_relay_routes},
+    /* GET .../which is the decision; DELETE .../PATTERN removes a route ("which" included) */
+    {.path = "/api/v1/routes/which", .method = "GET", .handler = api_relay_routes},
+    {.path = "/api/v1/routes/", .method = "DELETE", .handler = api_relay_routes},
 };
 
 /* Length of the path part of url (without a query string). */

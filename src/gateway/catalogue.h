@@ -19,11 +19,12 @@
 
 #include "store/store.h"
 #include "util/errors.h"
+#include "util/valid.h"
 
 #define GW_CODE_MAX 64
 #define GW_VERSION_MAX 32
 #define GW_PATH_PREFIX_MAX 256
-#define GW_URL_MAX 1024
+#define GW_URL_MAX VALID_URL_MAX
 #define GW_NAME_MAX 256
 #define GW_DESCRIPTION_MAX 2048
 

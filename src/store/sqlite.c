@@ -5,9 +5,9 @@
  * while the server runs. <data_dir>/lienthong.gen holds the configuration generation (8 bytes,
  * native order), mapped MAP_SHARED by every process that opens the store: write_commit
  * increments it atomically after a durable commit whose transaction changed systems, serves,
- * services, grants or revoked tokens (the transaction's config_dirty flag), and
- * config_generation() is one atomic load. Not itself durable: a lost increment (crash between
- * commit and increment) costs only a reload that the restarting gateway does anyway.
+ * services, grants, revoked tokens or the relay's configuration (the transaction's config_dirty
+ * flag), and config_generation() is one atomic load. Not itself durable: a lost increment (crash
+ * between commit and increment) costs only a reload that the restarting gateway does anyway.
  *
  * Connections:
  *  - ONE write connection, guarded by a mutex that write_begin takes (then BEGIN IMMEDIATE) and
@@ -273,6 +273,36 @@ static const char sql_call_scan[] = "SELECT rowid, " CALL_COLS " FROM gateway_ca
                                     " WHERE (time_ms, rowid) > (?1, ?2) AND time_ms < ?3"
                                     " ORDER BY time_ms, rowid LIMIT ?4";
 
+/* Relay between platforms. The platform row always has id 1. A route for an unknown peer inserts
+ * nothing (the EXISTS clause), so the caller gets NO_RESULTS. Updates keep created_ms. */
+static const char sql_platform_put[] =
+    "INSERT INTO platform (id, organ_id, name, created_ms, updated_ms) VALUES (1, ?1, ?2, ?3, ?4)"
+    " ON CONFLICT (id) DO UPDATE SET organ_id = excluded.organ_id, name = excluded.name,"
+    " updated_ms = excluded.updated_ms";
+static const char sql_platform_get[] =
+    "SELECT organ_id, name, created_ms, updated_ms FROM platform WHERE id = 1";
+
+#define PEER_COLS "name, endpoint, system_id, secret, pull_interval_ms, created_ms, updated_ms"
+static const char sql_peer_put[] =
+    "INSERT INTO peer (" PEER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (name) DO UPDATE SET endpoint = excluded.endpoint,"
+    " system_id = excluded.system_id, secret = excluded.secret,"
+    " pull_interval_ms = excluded.pull_interval_ms, updated_ms = excluded.updated_ms";
+static const char sql_peer_get[] = "SELECT " PEER_COLS " FROM peer WHERE name = ?1";
+static const char sql_peer_list[] = "SELECT " PEER_COLS " FROM peer ORDER BY name";
+static const char sql_peer_refs[] = "SELECT COUNT(*) FROM route WHERE peer_name = ?1";
+static const char sql_peer_delete[] = "DELETE FROM peer WHERE name = ?1";
+
+static const char sql_route_put[] =
+    "INSERT INTO route (pattern, peer_name, created_ms)"
+    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM peer WHERE name = ?2)"
+    " ON CONFLICT (pattern) DO UPDATE SET peer_name = excluded.peer_name";
+static const char sql_route_get[] =
+    "SELECT pattern, peer_name, created_ms FROM route WHERE pattern = ?1";
+static const char sql_route_list[] = "SELECT pattern, peer_name, created_ms FROM route"
+                                     " WHERE ?1 IS NULL OR peer_name = ?1 ORDER BY pattern";
+static const char sql_route_delete[] = "DELETE FROM route WHERE pattern = ?1";
+
 enum stmt_id {
     S_BEGIN_IMMEDIATE,
     S_BEGIN_READ,
@@ -328,6 +358,17 @@ enum stmt_id {
     S_TOKEN_LIST_ACTIVE,
     S_CALL_INSERT,
     S_CALL_SCAN,
+    S_PLATFORM_PUT,
+    S_PLATFORM_GET,
+    S_PEER_PUT,
+    S_PEER_GET,
+    S_PEER_LIST,
+    S_PEER_REFS,
+    S_PEER_DELETE,
+    S_ROUTE_PUT,
+    S_ROUTE_GET,
+    S_ROUTE_LIST,
+    S_ROUTE_DELETE,
     S__COUNT
 };
 
@@ -386,6 +427,17 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_LIST_ACTIVE] = sql_token_list_active,
     [S_CALL_INSERT] = sql_call_insert,
     [S_CALL_SCAN] = sql_call_scan,
+    [S_PLATFORM_PUT] = sql_platform_put,
+    [S_PLATFORM_GET] = sql_platform_get,
+    [S_PEER_PUT] = sql_peer_put,
+    [S_PEER_GET] = sql_peer_get,
+    [S_PEER_LIST] = sql_peer_list,
+    [S_PEER_REFS] = sql_peer_refs,
+    [S_PEER_DELETE] = sql_peer_delete,
+    [S_ROUTE_PUT] = sql_route_put,
+    [S_ROUTE_GET] = sql_route_get,
+    [S_ROUTE_LIST] = sql_route_list,
+    [S_ROUTE_DELETE] = sql_route_delete,
 };
 
 static const char meta_txlog_head[] = "txlog.head"; /* value "<seq> <hash>" */
@@ -2315,6 +2367,285 @@ static enum store_rc sq_call_scan(void *cls, int64_t from_ms, int64_t to_ms, sto
     return ret;
 }
 
+/* ---- relay between platforms ---------------------------------------------------------------- */
+
+static enum store_rc sq_platform_put(void *cls, const struct store_platform *p)
+{
+    struct conn *c = writer(cls, "platform_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!p->organ_id || !p->name) {
+        log_error("store: platform_put: incomplete identity");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_PLATFORM_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, p->organ_id);
+    bind_text(st, 2, p->name);
+    sqlite3_bind_int64(st, 3, p->created_ms ? p->created_ms : now);
+    sqlite3_bind_int64(st, 4, p->updated_ms ? p->updated_ms : now);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_PLATFORM_PUT, st);
+    return config_write(cls, rc, changes, "platform_put");
+}
+
+static enum store_rc sq_platform_get(void *cls, struct store_platform *ret_p)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PLATFORM_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_platform out = {0};
+        int oom = 0;
+        out.organ_id = dup_or_null(col_text(st, 0), &oom);
+        out.name = dup_or_null(col_text(st, 1), &oom);
+        out.created_ms = sqlite3_column_int64(st, 2);
+        out.updated_ms = sqlite3_column_int64(st, 3);
+        if (oom) {
+            store_platform_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_p = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "platform_get");
+    }
+    st_put(r.c, S_PLATFORM_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static void peer_row(sqlite3_stmt *st, struct store_peer *p)
+{
+    p->name = (char *)col_text(st, 0);
+    p->endpoint = (char *)col_text(st, 1);
+    p->system_id = (char *)col_text(st, 2);
+    p->secret = (char *)col_text(st, 3);
+    p->pull_interval_ms = sqlite3_column_int64(st, 4);
+    p->created_ms = sqlite3_column_int64(st, 5);
+    p->updated_ms = sqlite3_column_int64(st, 6);
+}
+
+static enum store_rc sq_peer_put(void *cls, const struct store_peer *p)
+{
+    struct conn *c = writer(cls, "peer_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!p->name || !p->endpoint || !p->system_id || !p->secret) {
+        log_error("store: peer_put: incomplete peer");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_PEER_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, p->name);
+    bind_text(st, 2, p->endpoint);
+    bind_text(st, 3, p->system_id);
+    bind_text(st, 4, p->secret);
+    sqlite3_bind_int64(st, 5, p->pull_interval_ms);
+    sqlite3_bind_int64(st, 6, p->created_ms ? p->created_ms : now);
+    sqlite3_bind_int64(st, 7, p->updated_ms ? p->updated_ms : now);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_PEER_PUT, st);
+    return config_write(cls, rc, changes, "peer_put");
+}
+
+static enum store_rc sq_peer_get(void *cls, const char *name, struct store_peer *ret_p)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PEER_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_peer p, out;
+        int oom = 0;
+        peer_row(st, &p);
+        out = p;
+        out.name = dup_or_null(p.name, &oom);
+        out.endpoint = dup_or_null(p.endpoint, &oom);
+        out.system_id = dup_or_null(p.system_id, &oom);
+        out.secret = dup_or_null(p.secret, &oom);
+        if (oom) {
+            store_peer_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_p = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "peer_get");
+    }
+    st_put(r.c, S_PEER_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_peer_list(void *cls, store_peer_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PEER_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_peer p;
+        peer_row(st, &p);
+        if (cb(ctx, &p) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "peer_list");
+    st_put(r.c, S_PEER_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_peer_remove(void *cls, const char *name)
+{
+    struct conn *c = writer(cls, "peer_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int64_t refs = 0;
+    int found = 0, changes = 0;
+    int rc = query_int(c, S_PEER_REFS, name, &refs, &found);
+    if (rc != SQLITE_OK)
+        return fail(c, rc, "peer_remove");
+    if (refs > 0) {
+        log_warn("store: peer %s is still the target of %" PRId64 " routes", name, refs);
+        return STORE_HARD_ERROR;
+    }
+    rc = run_text2(c, S_PEER_DELETE, name, NULL, &changes);
+    return config_write(cls, rc, changes, "peer_remove");
+}
+
+static void relay_route_row(sqlite3_stmt *st, struct store_relay_route *r)
+{
+    r->pattern = (char *)col_text(st, 0);
+    r->peer = (char *)col_text(st, 1);
+    r->created_ms = sqlite3_column_int64(st, 2);
+}
+
+static enum store_rc sq_relay_route_put(void *cls, const struct store_relay_route *rt)
+{
+    struct conn *c = writer(cls, "relay_route_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!rt->pattern || !rt->peer) {
+        log_error("store: relay_route_put: incomplete route");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_ROUTE_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, rt->pattern);
+    bind_text(st, 2, rt->peer);
+    sqlite3_bind_int64(st, 3, rt->created_ms ? rt->created_ms : now_ms());
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_ROUTE_PUT, st);
+    return config_write(cls, rc, changes, "relay_route_put");
+}
+
+static enum store_rc sq_relay_route_get(void *cls, const char *pattern,
+                                        struct store_relay_route *ret_r)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_ROUTE_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, pattern);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_relay_route v, out;
+        int oom = 0;
+        relay_route_row(st, &v);
+        out = v;
+        out.pattern = dup_or_null(v.pattern, &oom);
+        out.peer = dup_or_null(v.peer, &oom);
+        if (oom) {
+            store_relay_route_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_r = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "relay_route_get");
+    }
+    st_put(r.c, S_ROUTE_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_relay_route_list(void *cls, const char *peer, store_relay_route_cb cb,
+                                         void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_ROUTE_LIST);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, peer);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_relay_route v;
+        relay_route_row(st, &v);
+        if (cb(ctx, &v) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "relay_route_list");
+    st_put(r.c, S_ROUTE_LIST, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_relay_route_remove(void *cls, const char *pattern)
+{
+    struct conn *c = writer(cls, "relay_route_remove");
+    if (!c)
+        return STORE_HARD_ERROR;
+    int changes = 0;
+    int rc = run_text2(c, S_ROUTE_DELETE, pattern, NULL, &changes);
+    return config_write(cls, rc, changes, "relay_route_remove");
+}
+
 /* No I/O: one atomic load of the shared mapping (called on every gateway request). */
 static uint64_t sq_config_generation(void *cls)
 {
@@ -2512,6 +2843,16 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .token_list_active = sq_token_list_active,
         .call_insert = sq_call_insert,
         .call_scan = sq_call_scan,
+        .platform_put = sq_platform_put,
+        .platform_get = sq_platform_get,
+        .peer_put = sq_peer_put,
+        .peer_get = sq_peer_get,
+        .peer_list = sq_peer_list,
+        .peer_remove = sq_peer_remove,
+        .relay_route_put = sq_relay_route_put,
+        .relay_route_get = sq_relay_route_get,
+        .relay_route_list = sq_relay_route_list,
+        .relay_route_remove = sq_relay_route_remove,
         .config_generation = sq_config_generation,
     };
     return &q->pub;

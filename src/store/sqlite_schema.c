@@ -181,9 +181,44 @@ static const char migration_2[] =
     ");"
     "CREATE INDEX gateway_call_time ON gateway_call (time_ms);";
 
+/* 3: the relay between platforms: this platform's identity, its peers (the national axis, other
+ * provinces) and the routes that send recipients outside the province to them.
+ *  - platform holds at most one row (id is always 1).
+ *  - peer.secret is the HMAC key this platform signs its VXP requests to the peer with (the
+ *    secret the peer issued to us). It is stored as given, like system.secret, because signing
+ *    needs the key itself (a hash would not do); it is never shown by lists or the API. The
+ *    database directory is private to the service account (0700).
+ *  - route.peer_name refers to its peer: removing a peer that routes still name is refused
+ *    (the store checks first and says which routes; the foreign key is the last guard). */
+static const char migration_3[] = "CREATE TABLE platform ("
+                                  "  id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),"
+                                  "  organ_id TEXT NOT NULL,"
+                                  "  name TEXT NOT NULL,"
+                                  "  created_ms BIGINT NOT NULL,"
+                                  "  updated_ms BIGINT NOT NULL"
+                                  ");"
+
+                                  "CREATE TABLE peer ("
+                                  "  name TEXT NOT NULL PRIMARY KEY,"
+                                  "  endpoint TEXT NOT NULL,"
+                                  "  system_id TEXT NOT NULL,"
+                                  "  secret TEXT NOT NULL,"
+                                  "  pull_interval_ms BIGINT NOT NULL,"
+                                  "  created_ms BIGINT NOT NULL,"
+                                  "  updated_ms BIGINT NOT NULL"
+                                  ");"
+
+                                  "CREATE TABLE route ("
+                                  "  pattern TEXT NOT NULL PRIMARY KEY,"
+                                  "  peer_name TEXT NOT NULL REFERENCES peer (name),"
+                                  "  created_ms BIGINT NOT NULL"
+                                  ");"
+                                  "CREATE INDEX route_peer ON route (peer_name);";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -97,6 +97,37 @@ void store_token_clear(struct store_token *t)
     memset(t, 0, sizeof *t);
 }
 
+void store_platform_clear(struct store_platform *p)
+{
+    if (!p)
+        return;
+    free(p->organ_id);
+    free(p->name);
+    memset(p, 0, sizeof *p);
+}
+
+void store_peer_clear(struct store_peer *p)
+{
+    if (!p)
+        return;
+    if (p->secret)
+        explicit_bzero(p->secret, strlen(p->secret));
+    free(p->name);
+    free(p->endpoint);
+    free(p->system_id);
+    free(p->secret);
+    memset(p, 0, sizeof *p);
+}
+
+void store_relay_route_clear(struct store_relay_route *r)
+{
+    if (!r)
+        return;
+    free(r->pattern);
+    free(r->peer);
+    memset(r, 0, sizeof *r);
+}
+
 const char *store_state_name(enum store_delivery_state st)
 {
     switch (st) {

@@ -204,6 +204,39 @@ typedef int (*store_grant_cb)(void *ctx, const struct store_grant *g);
 typedef int (*store_token_cb)(void *ctx, const struct store_token *t);
 typedef int (*store_call_cb)(void *ctx, const struct store_call *c);
 
+/* --- relay between platforms (src/relay) --- */
+
+/* This platform's own identity toward other platforms: the organ id it stamps in the edXML
+ * TraceHeader of each hop and presents to peers, and its name. One per store. */
+struct store_platform {
+    char *organ_id;
+    char *name;
+    int64_t created_ms, updated_ms;
+};
+
+/* Another platform documents are relayed to and pulled from (the national axis, another
+ * province's lienthong), keyed by name. */
+struct store_peer {
+    char *name;      /* [A-Za-z0-9._-]{1,64} */
+    char *endpoint;  /* the peer's VXP base URL, http:// or https:// */
+    char *system_id; /* the systemId this platform is registered under AT the peer */
+    char *secret;    /* the HMAC key this platform signs its requests to the peer with: stored as
+                        given because signing needs it; never shown by lists or the API */
+    int64_t pull_interval_ms; /* how often the peer's inbox is polled for documents */
+    int64_t created_ms, updated_ms;
+};
+
+/* A routing rule: recipients matching the pattern (an organ id where '*' stands for one or
+ * more characters, see src/relay/route.h) are relayed to the peer. Keyed by pattern. */
+struct store_relay_route {
+    char *pattern;
+    char *peer;
+    int64_t created_ms;
+};
+
+typedef int (*store_peer_cb)(void *ctx, const struct store_peer *p);
+typedef int (*store_relay_route_cb)(void *ctx, const struct store_relay_route *r);
+
 struct store {
     void *cls; /* implementation state */
 
@@ -314,12 +347,36 @@ struct store {
     enum store_rc (*call_scan)(void *cls, int64_t from_ms, int64_t to_ms, store_call_cb cb,
                                void *ctx);
 
+    /* Relay between platforms: this platform's identity, its peers and the routes to them. Every
+     * change below counts as a configuration change (bumps the generation, see below), so that a
+     * running server sees a route the CLI added on its next decision.
+     * platform_put inserts or replaces the one identity, keeping created_ms of an existing one;
+     * platform_get: NO_RESULTS when it was never set. */
+    enum store_rc (*platform_put)(void *cls, const struct store_platform *p);
+    enum store_rc (*platform_get)(void *cls, struct store_platform *ret);
+    /* peer_put inserts or updates by name, keeping created_ms. peer_remove: NO_RESULTS when
+     * unknown; refuses with HARD_ERROR (logged) while routes still name the peer: callers list
+     * them first (relay_route_list with the peer) to give a clear message. Lists by name. */
+    enum store_rc (*peer_put)(void *cls, const struct store_peer *p);
+    enum store_rc (*peer_get)(void *cls, const char *name, struct store_peer *ret);
+    enum store_rc (*peer_list)(void *cls, store_peer_cb cb, void *ctx);
+    enum store_rc (*peer_remove)(void *cls, const char *name);
+    /* relay_route_put inserts or updates by pattern, keeping created_ms; NO_RESULTS (nothing
+     * stored) when the peer is unknown. relay_route_list: ordered by pattern (byte order), peer
+     * NULL = every peer (src/relay/route.h orders them by specificity). relay_route_remove:
+     * NO_RESULTS when there was no such route. */
+    enum store_rc (*relay_route_put)(void *cls, const struct store_relay_route *r);
+    enum store_rc (*relay_route_get)(void *cls, const char *pattern, struct store_relay_route *ret);
+    enum store_rc (*relay_route_list)(void *cls, const char *peer, store_relay_route_cb cb,
+                                      void *ctx);
+    enum store_rc (*relay_route_remove)(void *cls, const char *pattern);
+
     /* Configuration generation: a counter shared by every process that opens this store, bumped
-     * by write_commit() after a durable commit that changed systems, serves, services, grants or
-     * revoked tokens (not by token_insert or call_insert). Reading it costs no I/O (one atomic
-     * load), so the gateway checks it on every request and reloads its in-memory view when it
-     * moved: a change made by the CLI applies to the next request. Read it BEFORE loading the
-     * view, so that a change committed during the load causes another reload. */
+     * by write_commit() after a durable commit that changed systems, serves, services, grants,
+     * revoked tokens or the relay's configuration (not by token_insert or call_insert). Reading it
+     * costs no I/O (one atomic load), so the gateway checks it on every request and reloads its
+     * in-memory view when it moved: a change made by the CLI applies to the next request. Read it
+     * BEFORE loading the view, so that a change committed during the load causes another reload. */
     uint64_t (*config_generation)(void *cls);
 };
 
@@ -336,6 +393,9 @@ void store_delivery_clear(struct store_delivery *d);
 void store_service_clear(struct store_service *s);
 void store_grant_clear(struct store_grant *g);
 void store_token_clear(struct store_token *t);
+void store_platform_clear(struct store_platform *p);
+void store_peer_clear(struct store_peer *p); /* also wipes the secret's bytes before freeing */
+void store_relay_route_clear(struct store_relay_route *r);
 
 const char *store_state_name(enum store_delivery_state st); /* initial processing done fail */
 const char *store_msgtype_name(enum store_msgtype t);       /* edoc status */
