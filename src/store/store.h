@@ -73,6 +73,9 @@ struct store_package {
     char *status_code;       /* status: StatusCode */
     int has_signature;
     int n_attachments;
+    /* The peer platform the package came from (pushed by the peer's inbound system, or pulled
+     * from the peer); NULL = sent by a system of this platform. */
+    char *origin_peer;
 };
 
 enum store_delivery_state {
@@ -90,13 +93,26 @@ struct store_delivery {
     enum store_msgtype messagetype;
     enum store_delivery_state state;
     int64_t created_ms, updated_ms;
+    /* A recipient outside this platform: the outbox row that carries the package to the peer
+     * its route names (recipient_system is then ""); NULL for a local inbox entry. */
+    char *outbox_id;
+    /* Relayed recipients: their state as the peer last reported it in its getSentEdocList
+     * (initial, processing, done, fail; "" = not known yet). NULL on insert means "". */
+    char *remote_state;
+    /* The last edXML StatusCode the recipient sent back about this package ("" = none; every
+     * recipient, local or relayed) and when it arrived. NULL on insert means "". */
+    char *status_code;
+    int64_t status_ms;
 };
+
+struct store_outbox;
 
 /* One row of the sender's delivery report: a package and one of its deliveries (both non-NULL;
  * a package without any delivery yields no row). */
 struct store_sent_row {
     const struct store_package *pkg;
     const struct store_delivery *dlv;
+    const struct store_outbox *out; /* the outbox row of a relayed recipient, else NULL */
 };
 
 struct store_sent_filter {
@@ -223,6 +239,10 @@ struct store_peer {
     char *secret;    /* the HMAC key this platform signs its requests to the peer with: stored as
                         given because signing needs it; never shown by lists or the API */
     int64_t pull_interval_ms; /* how often the peer's inbox is polled for documents */
+    /* The system of THIS platform that the peer sends (pushes) packages with, "" when none:
+     * packages that system sends count as received from the peer, and packages waiting in its
+     * inbox here count as sent to the peer (it pulls them). NULL on put means "". */
+    char *inbound_system;
     int64_t created_ms, updated_ms;
 };
 
@@ -234,8 +254,69 @@ struct store_relay_route {
     int64_t created_ms;
 };
 
+enum store_relay_state {
+    STORE_RELAY_PENDING = 0,       /* waiting for (another) attempt */
+    STORE_RELAY_SENT = 1,          /* the peer answered sendEdoc OK */
+    STORE_RELAY_UNDELIVERABLE = 2, /* attempts exhausted: given up, the sender sees it */
+};
+
+/* One package to forward to one peer: ONE sendEdoc per (package, peer) whatever the number of
+ * recipients there, because the peer's duplicate tolerance keys on (sender, bytes). Written in
+ * the same transaction as the package's acceptance. */
+struct store_outbox {
+    char *id;         /* UUID */
+    char *package_id;
+    char *peer;
+    enum store_msgtype messagetype;
+    char *recipients; /* JSON array of the organ ids routed to this peer (sendEdoc "to") */
+    /* This hop's TraceHeader: insert_text goes into the stored bytes at insert_offset. Fixed at
+     * acceptance, so that every attempt (also after a restart) sends the very same bytes.
+     * insert_offset -1 (and insert_text "") = the bytes are sent unchanged. */
+    int64_t insert_offset;
+    char *insert_text;
+    enum store_relay_state state;
+    int attempts;
+    int64_t next_ms;      /* PENDING: not before this time */
+    char *last_error;     /* "" when none */
+    char *remote_doc_id;  /* the peer's DocId once SENT, else "" */
+    /* Delivery tracking after SENT: when to ask the peer's getSentEdocList next (0 = done
+     * tracking) and how many times it was asked. */
+    int64_t track_next_ms;
+    int track_count;
+    int64_t created_ms, updated_ms;
+};
+
+enum store_peer_health {
+    STORE_PEER_UP = 0,          /* last call answered (or never tried) */
+    STORE_PEER_BACKING_OFF = 1, /* a call failed: waiting before the next */
+    STORE_PEER_FAILING = 2,     /* several consecutive failures */
+};
+
+/* What the running relay last knew about a peer (written on each change of health). */
+struct store_peer_state {
+    char *peer;
+    enum store_peer_health health;
+    int64_t since_ms;   /* start of the current health (failing since...) */
+    int failures;       /* consecutive failed calls */
+    char *last_error;   /* "" when none */
+    int64_t next_ms;    /* BACKING_OFF/FAILING: next call not before */
+    int64_t updated_ms;
+};
+
+/* Relay figures of one peer over a period (packages created in [from, to)). */
+struct store_relay_stats_row {
+    const char *peer;
+    /* sent to the peer: outbox rows (one per package and peer) by messagetype, plus packages
+     * waiting for / taken by the peer in its inbound system's inbox here */
+    int64_t sent_edoc, sent_status;
+    int64_t pending, undeliverable; /* outbox rows now in these states */
+    int64_t received_edoc, received_status; /* packages whose origin_peer is this peer */
+};
+
 typedef int (*store_peer_cb)(void *ctx, const struct store_peer *p);
 typedef int (*store_relay_route_cb)(void *ctx, const struct store_relay_route *r);
+typedef int (*store_outbox_cb)(void *ctx, const struct store_outbox *o);
+typedef int (*store_relay_stats_cb)(void *ctx, const struct store_relay_stats_row *row);
 
 struct store {
     void *cls; /* implementation state */
@@ -371,6 +452,48 @@ struct store {
                                       void *ctx);
     enum store_rc (*relay_route_remove)(void *cls, const char *pattern);
 
+    /* Relay outbox. outbox_insert inside the acceptance's transaction. outbox_update writes
+     * state, attempts, next_ms, last_error, remote_doc_id, track_next_ms, track_count and
+     * updated_ms of the row with o->id (NO_RESULTS when unknown). outbox_due: PENDING rows of a
+     * peer with next_ms <= now_ms, by next_ms then created_ms, at most limit. outbox_track_due:
+     * SENT rows of a peer with 0 < track_next_ms <= now_ms, by track_next_ms, at most limit. */
+    enum store_rc (*outbox_insert)(void *cls, const struct store_outbox *o);
+    enum store_rc (*outbox_get)(void *cls, const char *id, struct store_outbox *ret);
+    enum store_rc (*outbox_update)(void *cls, const struct store_outbox *o);
+    enum store_rc (*outbox_due)(void *cls, const char *peer, int64_t now_ms, unsigned limit,
+                                store_outbox_cb cb, void *ctx);
+    enum store_rc (*outbox_track_due)(void *cls, const char *peer, int64_t now_ms, unsigned limit,
+                                      store_outbox_cb cb, void *ctx);
+    /* The relayed recipient's state as the peer reported it (delivery of that outbox row and
+     * recipient organ): NO_RESULTS when no such delivery. */
+    enum store_rc (*delivery_set_remote)(void *cls, const char *outbox_id,
+                                         const char *recipient_organ, const char *remote_state,
+                                         int64_t now_ms);
+    /* A status package came back: sets status_code/status_ms of the deliveries to
+     * recipient_organ of the DOCUMENTS (messagetype edoc) whose document_id and from_organ are
+     * the status's ResponseFor/DocumentId and ResponseFor/OrganId. ONE_RESULT when at least one
+     * delivery matched, NO_RESULTS otherwise. */
+    enum store_rc (*delivery_set_status)(void *cls, const char *document_id,
+                                         const char *from_organ, const char *recipient_organ,
+                                         const char *status_code, int64_t now_ms);
+
+    /* Packages pulled from a peer, keyed by the peer's docId: a package fetched again (a crash
+     * between our commit and the peer's acknowledgement) is recognised. inbound_find: the local
+     * package id (ret holds 25 bytes), NO_RESULTS when never seen. */
+    enum store_rc (*inbound_find)(void *cls, const char *peer, const char *remote_doc_id,
+                                  char *ret_package_id);
+    enum store_rc (*inbound_insert)(void *cls, const char *peer, const char *remote_doc_id,
+                                    const char *package_id, int64_t now_ms);
+
+    /* Peer health as the running relay last wrote it (insert or replace by peer; NOT a
+     * configuration change). peer_state_get: NO_RESULTS when never written. */
+    enum store_rc (*peer_state_put)(void *cls, const struct store_peer_state *s);
+    enum store_rc (*peer_state_get)(void *cls, const char *peer, struct store_peer_state *ret);
+
+    /* One row per configured peer (by name), figures over packages created in [from, to). */
+    enum store_rc (*relay_stats)(void *cls, int64_t from_ms, int64_t to_ms,
+                                 store_relay_stats_cb cb, void *ctx);
+
     /* Configuration generation: a counter shared by every process that opens this store, bumped
      * by write_commit() after a durable commit that changed systems, serves, services, grants,
      * revoked tokens or the relay's configuration (not by token_insert or call_insert). Reading it
@@ -396,9 +519,13 @@ void store_token_clear(struct store_token *t);
 void store_platform_clear(struct store_platform *p);
 void store_peer_clear(struct store_peer *p); /* also wipes the secret's bytes before freeing */
 void store_relay_route_clear(struct store_relay_route *r);
+void store_outbox_clear(struct store_outbox *o);
+void store_peer_state_clear(struct store_peer_state *s);
 
 const char *store_state_name(enum store_delivery_state st); /* initial processing done fail */
 const char *store_msgtype_name(enum store_msgtype t);       /* edoc status */
 const char *store_protocol_name(enum store_protocol p);     /* rest soap */
+const char *store_relay_state_name(enum store_relay_state s); /* pending sent undeliverable */
+const char *store_peer_health_name(enum store_peer_health h); /* up backing-off failing */
 
 #endif
