@@ -12,6 +12,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "report/callstats.h"
+#include "report/relaystats.h"
 #include "report/stats.h"
 #include "util/timeutil.h"
 
@@ -75,27 +76,36 @@ int cmd_stats(int argc, char **argv)
         return CLI_EXIT_FAIL;
     struct stats_result res;
     struct callstats_result calls;
+    struct relaystats_result relay;
     memset(&res, 0, sizeof res);
     memset(&calls, 0, sizeof calls);
+    memset(&relay, 0, sizeof relay);
     int cr = stats_collect(st, from_ms, to_ms, &res);
     if (cr == 0)
         cr = callstats_collect(st, from_ms, to_ms, period, &calls);
+    if (cr == 0)
+        cr = relaystats_collect(st, from_ms, to_ms, &relay);
     store_close(st);
     if (cr != 0) {
         stats_result_clear(&res);
+        callstats_result_clear(&calls);
         return cli_fail(cmd, "store error while computing the statistics");
     }
     r = CLI_EXIT_OK;
     if (as_json) {
         json_t *j = stats_to_json(&res, from, to);
         json_t *g = callstats_to_json(&calls, from, to);
-        if (!j || !g || json_object_set_new(j, "gateway", g) != 0 ||
+        json_t *rl = relaystats_to_json(&relay);
+        if (!j || !g || !rl || json_object_set_new(j, "gateway", g) != 0 ||
+            json_object_set_new(j, "relay", rl) != 0 ||
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
             r = cli_fail(cmd, "cannot render the statistics as JSON");
         else
             fputc('\n', stdout);
-        if (!j)
+        if (!j) {
             json_decref(g);
+            json_decref(rl);
+        }
         json_decref(j);
     } else {
         printf("period (kỳ thống kê): %s .. %s\n", from ? from : "(start)", to ? to : "(now)");
@@ -103,8 +113,11 @@ int cmd_stats(int argc, char **argv)
         stats_print_text(&res, stdout);
         printf("\nChia sẻ dữ liệu (LGSP)\n\n");
         callstats_print_text(&calls, stdout);
+        printf("\nLiên thông với nền tảng khác (gói tin)\n\n");
+        relaystats_print_text(&relay, stdout);
     }
     stats_result_clear(&res);
     callstats_result_clear(&calls);
+    relaystats_result_clear(&relay);
     return r;
 }

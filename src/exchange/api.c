@@ -11,6 +11,7 @@
 #include "store/committer.h"
 #include "exchange/vxp.h"
 #include "report/callstats.h"
+#include "report/relaystats.h"
 #include "report/stats.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -242,16 +243,30 @@ void api_stats(struct http_request *req)
         api_error(req, LT_ERR_STORE_FAILED, NULL);
         return;
     }
-    /* The documents figures stay the top-level members; the gateway's sit beside them. */
+    struct relaystats_result rr;
+    if (relaystats_collect(a->store, from_ms, to_ms, &rr) != 0) {
+        stats_result_clear(&r);
+        callstats_result_clear(&cr);
+        api_error(req, LT_ERR_STORE_FAILED, NULL);
+        return;
+    }
+    /* The documents figures stay the top-level members; the gateway's and the relay's sit
+     * beside them. */
     json_t *o = stats_to_json(&r, from ? from : "", to ? to : "");
     json_t *g = callstats_to_json(&cr, from ? from : "", to ? to : "");
+    json_t *rl = relaystats_to_json(&rr);
     stats_result_clear(&r);
     callstats_result_clear(&cr);
-    if (o && json_object_set_new(o, "gateway", g) != 0) {
+    relaystats_result_clear(&rr);
+    if (!o || !g || !rl) {
+        json_decref(o);
+        json_decref(g);
+        json_decref(rl);
+        o = NULL;
+    } else if (json_object_set_new(o, "gateway", g) != 0 ||
+               json_object_set_new(o, "relay", rl) != 0) {
         json_decref(o);
         o = NULL;
-    } else if (!o) {
-        json_decref(g);
     }
     api_reply_json(req, 200, o);
 }

@@ -31,6 +31,7 @@ void app_config_defaults(struct app_config *c)
     c->list_limit = 1000;
     c->log_level = strdup("info");
     gateway_config_defaults(&c->gateway);
+    relay_config_defaults(&c->relay);
 }
 
 void app_config_clear(struct app_config *c)
@@ -103,6 +104,11 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"gateway_retries", 0, 5, 0, &c->gateway.retries},
         {"gateway_max_in_flight", 1, 100000, 0, &c->gateway.max_in_flight},
         {"gateway_upstream_connections", 1, 10000, 0, &c->gateway.upstream_connections},
+        {"relay_workers", 1, 256, 0, &c->relay.workers},
+        {"relay_backoff_ms", 1, 3600 * 1000, 1, &c->relay.backoff_base_ms},
+        {"relay_backoff_max_ms", 1, 86400 * 1000, 1, &c->relay.backoff_max_ms},
+        {"relay_max_attempts", 1, 10000, 0, &c->relay.max_attempts},
+        {"relay_call_timeout_ms", 100, 3600 * 1000, 1, &c->relay.call_timeout_ms},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].name) != 0)
@@ -223,6 +229,9 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     a->gateway = gateway_start(a->store, a->committer, &cfg->gateway, err, err_len);
     if (!a->gateway)
         goto fail;
+    a->relay = relay_start(a->store, a->committer, &a->limits, &cfg->relay, err, err_len);
+    if (!a->relay)
+        goto fail;
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/tmp", cfg->data_dir);
     if (mkdir(spool, 0700) != 0 && errno != EEXIST) {
@@ -271,10 +280,12 @@ void app_stop(struct app *a)
      * Requests arriving meanwhile are refused as overloaded. Calls finishing after that still
      * get their log record (written directly once the committer is gone). */
     gateway_quiesce(a->gateway);
+    relay_stop(a->relay); /* its last outcomes still need the committer */
     committer_stop(a->committer);
     http_stop(a->http);
     gateway_stop(a->gateway);
     committer_free(a->committer);
+    relay_free(a->relay); /* the committer's last jobs may have used its routing cache */
     store_close(a->store);
     app_config_clear(&a->cfg);
     free(a);

@@ -8,6 +8,7 @@
 
 #include "edxml/edxml.h"
 #include "gateway/gateway.h"
+#include "relay/relay.h"
 #include "store/store.h"
 
 struct committer;
@@ -26,6 +27,7 @@ struct app_config {
     unsigned list_limit;         /* most items in one getReceivedEdocList reply */
     char *log_level;
     struct gateway_config gateway;
+    struct relay_config relay;
 };
 
 /* Defaults, then the config file (lines "key = value", '#' comments), if any. Returns 0, or -1
@@ -46,6 +48,7 @@ struct app {
     struct committer *committer;
     struct http_server *http;
     struct gateway *gateway;
+    struct relay *relay;
     struct edxml_limits limits;
     char admin_token[65]; /* bearer token of /api/v1, kept in DATA/admin.token */
     int64_t started_ms;

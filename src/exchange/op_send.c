@@ -4,51 +4,37 @@
  * Flow: authenticate (dispatcher) -> from == systemid -> find the document bytes in the body
  * (the SDK appends CRLF; hash-file says which length is the document) -> parse the edXML
  * (streaming, bounded) -> recipients (To/OrganId, or ResponseFor/OrganId for a status, or the
- * explicit "to" parameter) -> a commit job that, inside the group-commit transaction, answers a
- * retried duplicate with the first DocId, refuses an unroutable package without writing it,
- * or writes package, bytes, deliveries and the log record together. */
+ * explicit "to" parameter) -> the acceptance job of relay/accept.h, which, inside the
+ * group-commit transaction, answers a retried duplicate with the first DocId, refuses an
+ * unroutable package without writing it, or writes package, bytes, inbox entries, the outbox
+ * rows of recipients on other platforms and the log record together. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "store/committer.h"
 #include "exchange/vxp.h"
+#include "relay/accept.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/log.h"
-#include "util/timeutil.h"
 
 struct send_job {
-    struct commit_job job; /* first: the committer hands this pointer back */
+    struct accept_job a; /* first: the committer hands this pointer back */
     struct http_request *req;
     struct app *app;
-    char system_id[STORE_ID_MAX + 1];
-    uint64_t doc_len;
-    char sha256[SHA256_HEX_SIZE];
-    struct store_package meta; /* strings owned by the job */
-    char **recipients;
-    size_t n_recipients;
-    /* result */
-    enum lt_err err;
-    struct buf detail;
-    char doc_id[DOCID_HEX_SIZE];
-    int duplicate;
 };
 
 static void send_job_free(struct send_job *j)
 {
-    for (size_t i = 0; i < j->n_recipients; i++)
-        free(j->recipients[i]);
-    free(j->recipients);
-    store_package_clear(&j->meta);
-    buf_free(&j->detail);
+    free(j->a.read_ctx);
+    accept_job_clear(&j->a);
     free(j);
 }
 
 /* Reads at most the document's length from the request body (the CRLF is not stored). */
 struct doc_reader {
     struct http_request *req;
-    uint64_t left;
+    uint64_t len, left;
 };
 
 static long read_doc(void *ctx, void *buf, size_t cap)
@@ -64,112 +50,35 @@ static long read_doc(void *ctx, void *buf, size_t cap)
     return n;
 }
 
-static enum store_rc send_execute(struct store *st, struct commit_job *cj)
+static int rewind_doc(void *ctx)
 {
-    struct send_job *j = (struct send_job *)cj;
-    int64_t now = now_ms();
-    j->err = LT_ERR_OK;
-    j->duplicate = 0;
-    buf_reset(&j->detail);
-
-    int64_t since = now - (int64_t)j->app->cfg.dedupe_window_s * 1000;
-    enum store_rc rc = st->package_find_recent(st->cls, j->system_id, j->sha256, since, j->doc_id);
-    if (rc < 0)
-        return rc;
-    if (rc == STORE_ONE_RESULT) {
-        j->duplicate = 1;
-        return STORE_ONE_RESULT;
-    }
-
-    /* Route every recipient before writing anything: all or nothing. */
-    char(*systems)[STORE_ID_MAX + 1] = calloc(j->n_recipients, sizeof *systems);
-    if (!systems)
-        return STORE_HARD_ERROR;
-    for (size_t i = 0; i < j->n_recipients; i++) {
-        rc = st->route(st->cls, j->recipients[i], systems[i]);
-        if (rc < 0) {
-            free(systems);
-            return rc;
-        }
-        if (rc == STORE_NO_RESULTS) {
-            buf_printf(&j->detail, "%s%s", j->err == LT_ERR_OK ? "" : ", ", j->recipients[i]);
-            j->err = LT_ERR_UNKNOWN_RECIPIENT;
-        }
-    }
-    if (j->err != LT_ERR_OK) {
-        free(systems);
-        char outcome[32];
-        snprintf(outcome, sizeof outcome, "refused:%d", lt_err_code(j->err));
-        struct store_txrec rec = {.time_ms = now,
-                                  .actor = j->system_id,
-                                  .operation = "send",
-                                  .package_id = "",
-                                  .content_sha256 = j->sha256,
-                                  .outcome = outcome};
-        return st->txlog_append(st->cls, &rec);
-    }
-
-    if (random_docid(j->doc_id) != 0) {
-        free(systems);
-        return STORE_HARD_ERROR;
-    }
-    j->meta.id = j->doc_id;
-    j->meta.created_ms = now;
-    if (http_body_rewind(j->req) != 0) {
-        free(systems);
-        return STORE_HARD_ERROR;
-    }
-    struct doc_reader rd = {j->req, j->doc_len};
-    rc = st->package_insert(st->cls, &j->meta, read_doc, &rd);
-    j->meta.id = NULL;
-    for (size_t i = 0; rc >= 0 && i < j->n_recipients; i++) {
-        char uuid[UUID_SIZE];
-        if (random_uuid(uuid) != 0) {
-            rc = STORE_HARD_ERROR;
-            break;
-        }
-        struct store_delivery d = {.id = uuid,
-                                   .package_id = j->doc_id,
-                                   .recipient_organ = j->recipients[i],
-                                   .recipient_system = systems[i],
-                                   .messagetype = j->meta.messagetype,
-                                   .state = STORE_DELIVERY_INITIAL,
-                                   .created_ms = now,
-                                   .updated_ms = now};
-        rc = st->delivery_insert(st->cls, &d);
-    }
-    free(systems);
-    if (rc < 0)
-        return rc;
-    struct store_txrec rec = {.time_ms = now,
-                              .actor = j->system_id,
-                              .operation = j->meta.messagetype == STORE_MSG_STATUS ? "send.status"
-                                                                                   : "send.edoc",
-                              .package_id = j->doc_id,
-                              .content_sha256 = j->sha256,
-                              .outcome = "ok"};
-    return st->txlog_append(st->cls, &rec);
+    struct doc_reader *r = ctx;
+    r->left = r->len;
+    return http_body_rewind(r->req);
 }
 
 static void send_done(struct commit_job *cj, int ok)
 {
     struct send_job *j = (struct send_job *)cj;
-    enum lt_err e = ok ? j->err : LT_ERR_STORE_FAILED;
+    struct accept_job *a = &j->a;
+    enum lt_err e = ok ? a->err : LT_ERR_STORE_FAILED;
     json_t *extra;
     if (e == LT_ERR_OK) {
-        extra = json_pack("{s:s}", "DocId", j->doc_id);
-        if (!j->duplicate)
-            atomic_fetch_add(j->meta.messagetype == STORE_MSG_STATUS ? &j->app->metrics.sent_status
+        extra = json_pack("{s:s}", "DocId", a->doc_id);
+        if (!a->duplicate) {
+            atomic_fetch_add(a->meta.messagetype == STORE_MSG_STATUS ? &j->app->metrics.sent_status
                                                                      : &j->app->metrics.sent_edoc,
                              1);
+            accept_after_commit(a);
+        }
     } else {
         extra = vxp_fail_members(VXP_FAIL_DOCID);
         atomic_fetch_add(&j->app->metrics.failures, 1);
-        log_info("vxp sendEdoc from %s refused: %s %s", j->system_id, lt_err_name(e),
-                 j->detail.data ? j->detail.data : "");
+        log_info("vxp sendEdoc from %s refused: %s %s", a->meta.sender_system, lt_err_name(e),
+                 a->detail.data ? a->detail.data : "");
     }
     size_t len;
-    char *body = vxp_render(e, j->detail.data, extra, &len);
+    char *body = vxp_render(e, a->detail.data, extra, &len);
     vxp_complete(j->req, body, len);
     send_job_free(j);
 }
@@ -249,28 +158,13 @@ static enum lt_err locate_document(struct vxp_call *call, uint64_t *ret_len, cha
 
 static long parse_read(void *ctx, char *buf, size_t cap)
 {
-    struct doc_reader *r = ctx;
-    return read_doc(r, buf, cap);
-}
-
-static int add_recipient(struct send_job *j, const char *organ)
-{
-    for (size_t i = 0; i < j->n_recipients; i++)
-        if (strcmp(j->recipients[i], organ) == 0)
-            return 0; /* one inbox entry per recipient organ, even if named twice */
-    char **r = realloc(j->recipients, (j->n_recipients + 1) * sizeof *r);
-    if (!r)
-        return -1;
-    j->recipients = r;
-    if (!(r[j->n_recipients] = strdup(organ)))
-        return -1;
-    j->n_recipients++;
-    return 0;
+    return read_doc(ctx, buf, cap);
 }
 
 /* The optional "to" parameter: a JSON string, an array of strings, or an array of
- * {"organId": ...} objects (clients differ). */
-static enum lt_err explicit_recipients(struct send_job *j, const char *to, struct buf *detail)
+ * {"organId": ...} objects (clients differ). A peer platform relaying a package names here the
+ * recipients it routed to us (the document's To lists them all). */
+static enum lt_err explicit_recipients(struct accept_job *a, const char *to, struct buf *detail)
 {
     json_error_t jerr;
     json_t *v = json_loads(to, JSON_DECODE_ANY, &jerr);
@@ -290,56 +184,12 @@ static enum lt_err explicit_recipients(struct send_job *j, const char *to, struc
         if (!organ || !edxml_organ_id_ok(organ)) {
             buf_printf(detail, "to[%zu] is not an organ id", i);
             e = LT_ERR_BAD_PARAMETER;
-        } else if (add_recipient(j, organ) != 0) {
+        } else if (accept_add_recipient(a, organ) != 0) {
             e = LT_ERR_INTERNAL;
         }
     }
     json_decref(v);
     return e;
-}
-
-static enum lt_err collect_recipients(struct send_job *j, const struct edxml_package *pkg,
-                                      const char *to_param, struct buf *detail)
-{
-    if (to_param && *to_param && strcmp(to_param, "[]") != 0 && strcmp(to_param, "\"\"") != 0)
-        return explicit_recipients(j, to_param, detail);
-    if (pkg->kind == EDXML_STATUS || j->meta.messagetype == STORE_MSG_STATUS) {
-        const char *t = edxml_status_target(pkg);
-        if (!t)
-            return LT_ERR_EDXML_NO_RESPONSE_FOR;
-        return add_recipient(j, t) ? LT_ERR_INTERNAL : LT_ERR_OK;
-    }
-    for (size_t i = 0; i < pkg->n_to; i++) {
-        const char *organ = pkg->to[i].organ_id;
-        if (!organ || !*organ) {
-            buf_printf(detail, "To number %zu has no OrganId", i + 1);
-            return LT_ERR_EDXML_NO_TO;
-        }
-        if (!edxml_organ_id_ok(organ)) {
-            buf_printf(detail, "To number %zu", i + 1);
-            return LT_ERR_BAD_ORGAN_ID;
-        }
-        if (add_recipient(j, organ) != 0)
-            return LT_ERR_INTERNAL;
-    }
-    return LT_ERR_OK;
-}
-
-static void fill_meta(struct send_job *j, const struct edxml_package *pkg)
-{
-    struct store_package *m = &j->meta;
-    m->sender_system = strdup(j->system_id);
-    m->from_organ = dup_or_null(pkg->from.organ_id);
-    m->sha256 = strdup(j->sha256);
-    m->size = (int64_t)j->doc_len;
-    m->subject = dup_or_null(pkg->subject);
-    m->code_number = dup_or_null(pkg->code_number);
-    m->code_notation = dup_or_null(pkg->code_notation);
-    m->document_id = dup_or_null(pkg->document_id);
-    m->business_doc_type = dup_or_null(pkg->bussiness_doc_type);
-    m->status_code = dup_or_null(pkg->status_code);
-    m->has_signature = pkg->has_signature;
-    m->n_attachments = (int)pkg->n_attachments;
 }
 
 void op_send_edoc(struct vxp_call *call)
@@ -370,15 +220,33 @@ void op_send_edoc(struct vxp_call *call)
     }
 
     struct send_job *j = calloc(1, sizeof *j);
-    if (!j) {
+    struct doc_reader *rd = calloc(1, sizeof *rd);
+    if (!j || !rd) {
+        free(j);
+        free(rd);
         vxp_fail(call, LT_ERR_INTERNAL, NULL);
         return;
     }
+    struct accept_job *a = &j->a;
     j->req = call->req;
     j->app = app;
-    j->meta.messagetype = type;
-    snprintf(j->system_id, sizeof j->system_id, "%s", call->system_id);
-    enum lt_err e = locate_document(call, &j->doc_len, j->sha256);
+    a->relay = app->relay;
+    a->read_ctx = rd;
+    a->read = read_doc;
+    a->rewind = rewind_doc;
+    a->operation_prefix = "send";
+    a->dedupe_window_ms = (int64_t)app->cfg.dedupe_window_s * 1000;
+    a->meta.messagetype = type;
+    snprintf(a->actor, sizeof a->actor, "%s", call->system_id);
+    char sha[SHA256_HEX_SIZE];
+    uint64_t doc_len = 0;
+    enum lt_err e = locate_document(call, &doc_len, sha);
+    a->meta.sender_system = strdup(call->system_id);
+    a->meta.sha256 = strdup(sha);
+    a->meta.size = (int64_t)doc_len;
+    *rd = (struct doc_reader){call->req, doc_len, doc_len};
+    if (e == LT_ERR_OK && (!a->meta.sender_system || !a->meta.sha256))
+        e = LT_ERR_INTERNAL;
     if (e != LT_ERR_OK) {
         vxp_fail(call, e, NULL);
         send_job_free(j);
@@ -387,20 +255,23 @@ void op_send_edoc(struct vxp_call *call)
 
     struct edxml_package *pkg = NULL;
     struct edxml_error perr = {0};
-    struct doc_reader rd = {call->req, j->doc_len};
-    if (http_body_rewind(call->req) != 0 ||
-        edxml_parse(parse_read, &rd, &app->limits, NULL, &pkg, &perr) != 0) {
-        vxp_log_async(app, call->system_id, "send", "", j->sha256, "refused:edxml");
+    if (rewind_doc(rd) != 0 ||
+        edxml_parse(parse_read, rd, &app->limits, NULL, &pkg, &perr) != 0) {
+        vxp_log_async(app, call->system_id, "send", "", sha, "refused:edxml");
         vxp_fail(call, perr.code, perr.message);
         send_job_free(j);
         return;
     }
     struct buf detail = {0};
-    e = edxml_check_routable(pkg, type == STORE_MSG_STATUS ? EDXML_STATUS : EDXML_EDOC, &perr)
-            ? perr.code
-            : collect_recipients(j, pkg, vxp_param(call, "to"), &detail);
-    if (e == LT_ERR_OK)
-        fill_meta(j, pkg);
+    const char *to = vxp_param(call, "to");
+    if (edxml_check_routable(pkg, type == STORE_MSG_STATUS ? EDXML_STATUS : EDXML_EDOC, &perr))
+        e = perr.code;
+    else if (to && *to && strcmp(to, "[]") != 0 && strcmp(to, "\"\"") != 0)
+        e = explicit_recipients(a, to, &detail);
+    else
+        e = accept_package_recipients(a, pkg, type, &detail);
+    if (e == LT_ERR_OK && accept_take_package(a, pkg) != 0)
+        e = LT_ERR_INTERNAL;
     edxml_package_free(pkg);
     if (e != LT_ERR_OK) {
         vxp_fail(call, e, detail.len ? detail.data : perr.message);
@@ -410,10 +281,10 @@ void op_send_edoc(struct vxp_call *call)
     }
     buf_free(&detail);
 
-    j->job.execute = send_execute;
-    j->job.done = send_done;
+    a->job.execute = accept_execute;
+    a->job.done = send_done;
     http_suspend(call->req);
-    if (committer_submit(app->committer, &j->job) != 0) {
+    if (committer_submit(app->committer, &a->job) != 0) {
         size_t len;
         char *body = vxp_render(LT_ERR_OVERLOADED, NULL, vxp_fail_members(VXP_FAIL_DOCID), &len);
         vxp_complete(call->req, body, len);

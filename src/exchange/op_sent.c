@@ -1,5 +1,8 @@
 /* op_sent — getSentEdocList: the sender's delivery report, one item per (package, recipient),
- * newest packages first. Optional filters: docId (one package), messagetype, fromDate/toDate
+ * newest packages first. Besides the protocol's members, each item carries statusCode,
+ * statusDesc and statusTime (the last edXML StatusCode the recipient sent back, "" when none),
+ * and a recipient on another platform relayPeer, relayAttempts and relayDocId (extra members:
+ * the SDK ignores them). Optional filters: docId (one package), messagetype, fromDate/toDate
  * (YYYY-MM-DD, to inclusive), pageSize (default 500, at most 5000) and pageIndex (from 1). */
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +11,54 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
+/* The VXP state names of a receiveStatus reported by a peer, and their descriptions. */
+static const char *remote_desc(const char *state)
+{
+    static const struct {
+        const char *name;
+        enum store_delivery_state st;
+    } names[] = {{"initial", STORE_DELIVERY_INITIAL},
+                 {"processing", STORE_DELIVERY_PROCESSING},
+                 {"done", STORE_DELIVERY_DONE},
+                 {"fail", STORE_DELIVERY_FAIL}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(state, names[i].name) == 0)
+            return vxp_state_desc(names[i].st);
+    return "";
+}
+
+/* A recipient on another platform: sendStatus is the relay's (pending, sent, undeliverable:
+ * "sent" = the peer took it), receiveStatus what the peer last reported of the recipient. */
+static int relayed_fields(json_t *item, const struct store_outbox *o, const struct store_delivery *d)
+{
+    struct buf desc = {0};
+    const char *state = store_relay_state_name(o->state);
+    if (o->state == STORE_RELAY_SENT)
+        buf_printf(&desc, "Da chuyen den %s", o->peer);
+    else if (o->state == STORE_RELAY_PENDING)
+        buf_printf(&desc, "Dang chuyen den %s (lan %d)%s%s", o->peer, o->attempts + 1,
+                   *o->last_error ? ": " : "", o->last_error);
+    else
+        buf_printf(&desc, "Khong chuyen duoc den %s: %s", o->peer, o->last_error);
+    const char *rs = d->remote_state ? d->remote_state : "";
+    int rc = json_object_set_new(item, "sendStatus", json_string(state)) ||
+             json_object_set_new(item, "sendStatusDesc", json_string(desc.data ? desc.data : "")) ||
+             json_object_set_new(item, "receiveStatus", json_string(rs)) ||
+             json_object_set_new(item, "receiveStatusDesc", json_string(remote_desc(rs))) ||
+             json_object_set_new(item, "relayPeer", json_string(o->peer)) ||
+             json_object_set_new(item, "relayAttempts", json_integer(o->attempts)) ||
+             json_object_set_new(item, "relayDocId", json_string(o->remote_doc_id));
+    buf_free(&desc);
+    return rc;
+}
+
 static int add_row(void *ctx, const struct store_sent_row *r)
 {
     const struct store_package *p = r->pkg;
     const struct store_delivery *d = r->dlv;
-    char sent[20], received[20] = "";
+    char sent[20], received[20] = "", status_time[20] = "";
     fmt_local_datetime(p->created_ms, sent);
-    if (d->state != STORE_DELIVERY_INITIAL)
+    if (d->state != STORE_DELIVERY_INITIAL || (r->out && d->remote_state && *d->remote_state))
         fmt_local_datetime(d->updated_ms, received);
     struct buf notation = {0};
     if (p->code_number && *p->code_number)
@@ -30,7 +74,21 @@ static int add_row(void *ctx, const struct store_sent_row *r)
                   "sendStatus", "sent", "sendStatusDesc", "Da gui", "receiveStatus",
                   store_state_name(d->state), "receiveStatusDesc", vxp_state_desc(d->state));
     buf_free(&notation);
-    return item ? json_array_append_new(ctx, item) : 1;
+    if (!item)
+        return 1;
+    /* The business state the recipient sent back (a status package), whatever the path. */
+    const char *code = d->status_code ? d->status_code : "";
+    const char *code_name = *code ? edxml_status_code_name(code) : NULL;
+    if (*code)
+        fmt_local_datetime(d->status_ms, status_time);
+    if ((r->out && relayed_fields(item, r->out, d)) ||
+        json_object_set_new(item, "statusCode", json_string(code)) ||
+        json_object_set_new(item, "statusDesc", json_string(code_name ? code_name : "")) ||
+        json_object_set_new(item, "statusTime", json_string(status_time))) {
+        json_decref(item);
+        return 1;
+    }
+    return json_array_append_new(ctx, item);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *ret)

@@ -198,8 +198,8 @@ static enum vxp_result call(struct vxp_client *c, const char *op, const char *co
     return VXP_OK;
 }
 
-enum vxp_result vxp_send_edoc(struct vxp_client *c, const char *messagetype, const void *doc,
-                              size_t len, char *doc_id, size_t doc_id_len)
+enum vxp_result vxp_send_edoc(struct vxp_client *c, const char *messagetype, const char *to,
+                              const void *doc, size_t len, char *doc_id, size_t doc_id_len)
 {
     uint8_t d[SHA256_LEN];
     char hash_file[SHA256_HEX_SIZE];
@@ -212,10 +212,11 @@ enum vxp_result vxp_send_edoc(struct vxp_client *c, const char *messagetype, con
         return unreachable(c, "out of memory");
     memcpy(body, doc, len);
     memcpy(body + len, "\r\n", 2);
-    const char *k[] = {"servicetype", "messagetype", "hash-file", "from"};
-    const char *v[] = {"eDoc", messagetype, hash_file, c->system_id};
+    const char *k[] = {"servicetype", "messagetype", "hash-file", "from", "to"};
+    const char *v[] = {"eDoc", messagetype, hash_file, c->system_id, to};
     json_t *o = NULL;
-    enum vxp_result r = call(c, "sendEdoc", k, v, 4, "application/octet-stream", body, len + 2, &o);
+    enum vxp_result r =
+        call(c, "sendEdoc", k, v, to ? 5 : 4, "application/octet-stream", body, len + 2, &o);
     free(body);
     if (r != VXP_OK)
         return r;

@@ -32,10 +32,12 @@ void vxp_client_free(struct vxp_client *c); /* accepts NULL */
 const char *vxp_client_error(const struct vxp_client *c);
 const char *vxp_client_error_code(const struct vxp_client *c);
 
-/* sendEdoc of a whole edXML document; messagetype "edoc" or "status". On VXP_OK the peer's
- * DocId (its sender-side id) is copied to doc_id (at most doc_id_len - 1 bytes). */
-enum vxp_result vxp_send_edoc(struct vxp_client *c, const char *messagetype, const void *doc,
-                              size_t len, char *doc_id, size_t doc_id_len);
+/* sendEdoc of a whole edXML document; messagetype "edoc" or "status"; to: the optional "to"
+ * parameter (a JSON array of organ ids: the recipients the peer must deliver to, instead of
+ * every To of the document), NULL to leave it out. On VXP_OK the peer's DocId (its sender-side
+ * id) is copied to doc_id (at most doc_id_len - 1 bytes). */
+enum vxp_result vxp_send_edoc(struct vxp_client *c, const char *messagetype, const char *to,
+                              const void *doc, size_t len, char *doc_id, size_t doc_id_len);
 /* getReceivedEdocList: on VXP_OK *ret_items is the "data" array (caller decrefs). */
 enum vxp_result vxp_received_list(struct vxp_client *c, const char *messagetype,
                                   json_t **ret_items);

@@ -490,7 +490,10 @@ struct store {
     enum store_rc (*peer_state_put)(void *cls, const struct store_peer_state *s);
     enum store_rc (*peer_state_get)(void *cls, const char *peer, struct store_peer_state *ret);
 
-    /* One row per configured peer (by name), figures over packages created in [from, to). */
+    /* One row per configured peer (by name), figures over packages created in [from, to); then
+     * one last row with peer "" for the packages internal to this platform: sent_edoc and
+     * sent_status count the packages a system of this platform sent (origin_peer NULL) with at
+     * least one recipient served here; its other figures are 0. */
     enum store_rc (*relay_stats)(void *cls, int64_t from_ms, int64_t to_ms,
                                  store_relay_stats_cb cb, void *ctx);
 

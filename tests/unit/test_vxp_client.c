@@ -92,10 +92,10 @@ static void test_client_round_trip(void **state)
     assert_non_null(r);
 
     char id[128] = "", id2[128] = "";
-    assert_int_equal(vxp_send_edoc(s, "edoc", doc, len, id, sizeof id), VXP_OK);
+    assert_int_equal(vxp_send_edoc(s, "edoc", NULL, doc, len, id, sizeof id), VXP_OK);
     assert_true(strlen(id) > 0);
     /* the SDK's retry of the same bytes gets the same DocId */
-    assert_int_equal(vxp_send_edoc(s, "edoc", doc, len, id2, sizeof id2), VXP_OK);
+    assert_int_equal(vxp_send_edoc(s, "edoc", NULL, doc, len, id2, sizeof id2), VXP_OK);
     assert_string_equal(id, id2);
 
     json_t *items = NULL;

@@ -1,0 +1,421 @@
+/* inbound — pulling the peer's inbox and tracking what became of the packages we sent it (see
+ * relay.h). One thread per peer; every call to the peer is bounded by the call timeout. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "relay/accept.h"
+#include "relay/relay_int.h"
+#include "relay/vxpclient.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define PROMPT_GAP_MS 200   /* a pull prompted by activity waits at least this after the last */
+#define TRACK_MAX 24        /* getSentEdocList asks per row: 1 s doubling to 10 min, ~3 hours */
+#define TRACK_CAP_MS 600000
+
+/* --- pulled packages --------------------------------------------------------------------------- */
+
+struct pull_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    unsigned pending;
+};
+
+struct pull_job {
+    struct accept_job a; /* first */
+    struct pull_batch *batch;
+    struct buf bytes;
+    size_t pos;
+    char remote_id[128];
+    int committed; /* done() with ok */
+};
+
+static long mem_read(void *ctx, void *out, size_t cap)
+{
+    struct pull_job *j = ctx;
+    size_t left = j->bytes.len - j->pos;
+    if (cap > left)
+        cap = left;
+    memcpy(out, j->bytes.data + j->pos, cap);
+    j->pos += cap;
+    return (long)cap;
+}
+
+static int mem_rewind(void *ctx)
+{
+    ((struct pull_job *)ctx)->pos = 0;
+    return 0;
+}
+
+static void pull_done(struct commit_job *cj, int ok)
+{
+    struct pull_job *j = (struct pull_job *)cj;
+    j->committed = ok;
+    if (ok && !j->a.duplicate && j->a.err == LT_ERR_OK)
+        accept_after_commit(&j->a);
+    pthread_mutex_lock(&j->batch->mu);
+    if (--j->batch->pending == 0)
+        pthread_cond_signal(&j->batch->done);
+    pthread_mutex_unlock(&j->batch->mu);
+}
+
+static void pull_job_free(struct pull_job *j)
+{
+    if (!j)
+        return;
+    accept_job_clear(&j->a);
+    buf_free(&j->bytes);
+    free(j);
+}
+
+/* Builds the accept job of a fetched package: its recipient is the organ the peer's inbox entry
+ * was routed for ("to"), else what the package names. LT_ERR_OK or why it cannot be taken. */
+static enum lt_err prepare(struct peer_rt *p, struct pull_job *j, const char *mt, const char *to,
+                           struct buf *detail)
+{
+    struct accept_job *a = &j->a;
+    enum store_msgtype type = strcmp(mt, "status") == 0 ? STORE_MSG_STATUS : STORE_MSG_EDOC;
+    struct edxml_package *pkg = NULL;
+    struct edxml_error perr = {0};
+    if (edxml_parse_memory(j->bytes.data ? j->bytes.data : "", j->bytes.len, p->relay->lim, NULL,
+                           &pkg, &perr) != 0) {
+        buf_printf(detail, "%s", perr.message);
+        return perr.code;
+    }
+    enum lt_err e = LT_ERR_OK;
+    if (edxml_check_routable(pkg, type == STORE_MSG_STATUS ? EDXML_STATUS : EDXML_EDOC, &perr)) {
+        buf_printf(detail, "%s", perr.message);
+        e = perr.code;
+    } else if (to && *to && edxml_organ_id_ok(to)) {
+        e = accept_add_recipient(a, to) ? LT_ERR_INTERNAL : LT_ERR_OK;
+    } else {
+        e = accept_package_recipients(a, pkg, type, detail);
+    }
+    if (e == LT_ERR_OK && accept_take_package(a, pkg) != 0)
+        e = LT_ERR_INTERNAL;
+    edxml_package_free(pkg);
+    if (e != LT_ERR_OK)
+        return e;
+
+    uint8_t d[SHA256_LEN];
+    char sha[SHA256_HEX_SIZE];
+    if (sha256(j->bytes.data ? j->bytes.data : "", j->bytes.len, d) != 0)
+        return LT_ERR_INTERNAL;
+    hex_encode(d, SHA256_LEN, sha);
+    snprintf(a->actor, sizeof a->actor, "peer:%s", p->cfg.name);
+    a->operation_prefix = "relay.in";
+    a->relay = p->relay;
+    a->meta.messagetype = type;
+    a->meta.sender_system = strdup(a->actor);
+    a->meta.sha256 = strdup(sha);
+    a->meta.size = (int64_t)j->bytes.len;
+    a->read = mem_read;
+    a->rewind = mem_rewind;
+    a->read_ctx = j;
+    a->pulled_peer = strdup(p->cfg.name);
+    a->pulled_doc_id = strdup(j->remote_id);
+    a->job.execute = accept_execute;
+    a->job.done = pull_done;
+    if (!a->meta.sender_system || !a->meta.sha256 || !a->pulled_peer || !a->pulled_doc_id)
+        return LT_ERR_INTERNAL;
+    return LT_ERR_OK;
+}
+
+/* Acknowledges one package at the peer; an unreachable peer is noted (the next round retries,
+ * and the package, already here, is then recognised by its docId). */
+static void ack(struct peer_rt *p, struct vxp_client *c, const char *id, const char *status)
+{
+    enum vxp_result r = vxp_update_status(c, id, status);
+    if (r == VXP_FAILED)
+        log_warn("relay: peer %s refused updateStatus %s of %s: %s %s", p->cfg.name, status, id,
+                 vxp_client_error_code(c), vxp_client_error(c));
+    pthread_mutex_lock(&p->mu);
+    relay_note_call(p, r != VXP_UNREACHABLE, vxp_client_error(c));
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* One inbox listing of the peer, handled: the number of packages taken, or -1 when the peer
+ * could not be reached. */
+static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
+{
+    struct store *st = p->relay->st;
+    json_t *items = NULL;
+    enum vxp_result r = vxp_received_list(c, mt, &items);
+    pthread_mutex_lock(&p->mu);
+    relay_note_call(p, r != VXP_UNREACHABLE, vxp_client_error(c));
+    pthread_mutex_unlock(&p->mu);
+    if (r != VXP_OK) {
+        if (r == VXP_FAILED)
+            log_warn("relay: peer %s refused getReceivedEdocList: %s %s", p->cfg.name,
+                     vxp_client_error_code(c), vxp_client_error(c));
+        return r == VXP_UNREACHABLE ? -1 : 0;
+    }
+    size_t n = json_array_size(items);
+    if (n > p->relay->cfg.pull_batch)
+        n = p->relay->cfg.pull_batch;
+    struct pull_job **jobs = calloc(n ? n : 1, sizeof *jobs);
+    struct pull_batch batch = {.pending = 0};
+    pthread_mutex_init(&batch.mu, NULL);
+    pthread_cond_init(&batch.done, NULL);
+    int taken = 0, unreachable = 0;
+    for (size_t i = 0; jobs && i < n && !unreachable; i++) {
+        json_t *it = json_array_get(items, i);
+        const char *id = json_string_value(json_object_get(it, "docId"));
+        const char *to = json_string_value(json_object_get(it, "to"));
+        if (!id || !*id || strlen(id) >= sizeof jobs[i]->remote_id)
+            continue;
+        char local[DOCID_HEX_SIZE];
+        enum store_rc rc = st->inbound_find(st->cls, p->cfg.name, id, local);
+        if (rc == STORE_ONE_RESULT) { /* taken before a crash, not acknowledged: now */
+            ack(p, c, id, "done");
+            taken++;
+            continue;
+        }
+        if (rc < 0)
+            break;
+        struct pull_job *j = calloc(1, sizeof *j);
+        if (!j)
+            break;
+        j->batch = &batch;
+        snprintf(j->remote_id, sizeof j->remote_id, "%s", id);
+        r = vxp_get_edoc(c, id, &j->bytes);
+        if (r != VXP_OK) {
+            unreachable = r == VXP_UNREACHABLE;
+            if (r == VXP_FAILED)
+                log_warn("relay: peer %s refused getEdoc %s: %s %s", p->cfg.name, id,
+                         vxp_client_error_code(c), vxp_client_error(c));
+            pthread_mutex_lock(&p->mu);
+            relay_note_call(p, !unreachable, vxp_client_error(c));
+            pthread_mutex_unlock(&p->mu);
+            pull_job_free(j);
+            continue;
+        }
+        struct buf detail = {0};
+        enum lt_err e = prepare(p, j, mt, to, &detail);
+        if (e != LT_ERR_OK) {
+            /* Never acceptable here: say so at the peer, where its sender sees it. */
+            log_warn("relay: package %s from peer %s refused: %s %s", id, p->cfg.name,
+                     lt_err_name(e), detail.data ? detail.data : "");
+            buf_free(&detail);
+            pull_job_free(j);
+            ack(p, c, id, "fail");
+            continue;
+        }
+        buf_free(&detail);
+        jobs[i] = j;
+        pthread_mutex_lock(&batch.mu);
+        batch.pending++;
+        pthread_mutex_unlock(&batch.mu);
+        if (committer_submit(p->relay->cm, &j->a.job) != 0)
+            pull_done(&j->a.job, 0);
+    }
+    pthread_mutex_lock(&batch.mu);
+    while (batch.pending > 0)
+        pthread_cond_wait(&batch.done, &batch.mu);
+    pthread_mutex_unlock(&batch.mu);
+    for (size_t i = 0; jobs && i < n; i++) {
+        struct pull_job *j = jobs[i];
+        if (!j)
+            continue;
+        if (j->committed && j->a.err == LT_ERR_OK) {
+            ack(p, c, j->remote_id, "done");
+            taken++;
+        } else if (j->committed) {
+            log_warn("relay: package %s from peer %s refused: %s %s", j->remote_id, p->cfg.name,
+                     lt_err_name(j->a.err), j->a.detail.data ? j->a.detail.data : "");
+            ack(p, c, j->remote_id, "fail");
+        } /* not committed: left at the peer for the next round */
+        pull_job_free(j);
+    }
+    free(jobs);
+    pthread_mutex_destroy(&batch.mu);
+    pthread_cond_destroy(&batch.done);
+    json_decref(items);
+    return unreachable ? -1 : taken;
+}
+
+/* --- tracking ---------------------------------------------------------------------------------- */
+
+struct track_job {
+    struct commit_job job;
+    struct peer_rt *p;
+    struct store_outbox row; /* owned */
+    json_t *states;          /* {organ: receiveStatus} */
+};
+
+static enum store_rc track_execute(struct store *st, struct commit_job *cj)
+{
+    struct track_job *j = (struct track_job *)cj;
+    const char *organ;
+    json_t *v;
+    int64_t now = now_ms();
+    json_object_foreach(j->states, organ, v)
+    {
+        enum store_rc rc =
+            st->delivery_set_remote(st->cls, j->row.id, organ, json_string_value(v), now);
+        if (rc < 0)
+            return rc;
+    }
+    return st->outbox_update(st->cls, &j->row);
+}
+
+static void track_done(struct commit_job *cj, int ok)
+{
+    struct track_job *j = (struct track_job *)cj;
+    struct peer_rt *p = j->p;
+    store_outbox_clear(&j->row);
+    json_decref(j->states);
+    free(j);
+    relay_job_over(p);
+}
+
+struct track_list {
+    struct store_outbox *v;
+    size_t n;
+};
+
+static int collect_track(void *ctx, const struct store_outbox *o)
+{
+    struct track_list *l = ctx;
+    struct store_outbox *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+    if (!nv)
+        return 1;
+    l->v = nv;
+    struct store_outbox *d = &l->v[l->n++];
+    *d = *o;
+    d->id = strdup(o->id);
+    d->package_id = strdup(o->package_id);
+    d->peer = strdup(o->peer);
+    d->recipients = strdup(o->recipients ? o->recipients : "[]");
+    d->insert_text = strdup(o->insert_text ? o->insert_text : "");
+    d->last_error = strdup(o->last_error ? o->last_error : "");
+    d->remote_doc_id = strdup(o->remote_doc_id ? o->remote_doc_id : "");
+    return 0;
+}
+
+/* Asks the peer what became of the recipients of rows it took; -1 when unreachable. */
+static int track_round(struct peer_rt *p, struct vxp_client *c)
+{
+    struct store *st = p->relay->st;
+    struct track_list l = {0};
+    int64_t now = now_ms();
+    if (st->outbox_track_due(st->cls, p->cfg.name, now, p->relay->cfg.track_per_round,
+                             collect_track, &l) < 0) {
+        for (size_t i = 0; i < l.n; i++)
+            store_outbox_clear(&l.v[i]);
+        free(l.v);
+        return 0;
+    }
+    int unreachable = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        struct store_outbox *o = &l.v[i];
+        json_t *items = NULL;
+        enum vxp_result r = unreachable ? VXP_UNREACHABLE
+                                        : vxp_sent_list(c, store_msgtype_name(o->messagetype),
+                                                        o->remote_doc_id, &items);
+        if (r == VXP_UNREACHABLE) {
+            if (!unreachable) {
+                pthread_mutex_lock(&p->mu);
+                relay_note_call(p, 0, vxp_client_error(c));
+                pthread_mutex_unlock(&p->mu);
+            }
+            unreachable = 1;
+            store_outbox_clear(o);
+            continue;
+        }
+        json_t *states = json_object();
+        json_t *want = json_loads(o->recipients, 0, NULL);
+        int final = r == VXP_OK && json_array_size(want) > 0;
+        size_t k;
+        json_t *it;
+        json_array_foreach(items, k, it)
+        {
+            const char *to = json_string_value(json_object_get(it, "toCode"));
+            const char *rs = json_string_value(json_object_get(it, "receiveStatus"));
+            if (to && rs && *rs)
+                json_object_set_new(states, to, json_string(rs));
+        }
+        json_array_foreach(want, k, it)
+        {
+            const char *s = json_string_value(json_object_get(states, json_string_value(it)));
+            if (!s || strcmp(s, "done") != 0)
+                final = 0;
+        }
+        json_decref(want);
+        json_decref(items);
+        o->track_count++;
+        int64_t wait = 1000;
+        for (int n = 0; n < o->track_count && wait < TRACK_CAP_MS; n++)
+            wait *= 2;
+        /* the peer does not know the package (FAIL): nothing more to learn */
+        o->track_next_ms = final || r == VXP_FAILED || o->track_count >= TRACK_MAX
+                               ? 0
+                               : now_ms() + (wait < TRACK_CAP_MS ? wait : TRACK_CAP_MS);
+        o->updated_ms = now_ms();
+        struct track_job *j = calloc(1, sizeof *j);
+        if (!j || !states) {
+            free(j);
+            json_decref(states);
+            store_outbox_clear(o);
+            continue;
+        }
+        j->job.execute = track_execute;
+        j->job.done = track_done;
+        j->p = p;
+        j->row = *o;
+        memset(o, 0, sizeof *o);
+        j->states = states;
+        relay_submit(p, &j->job);
+    }
+    free(l.v);
+    return unreachable ? -1 : 0;
+}
+
+/* --- the loop ---------------------------------------------------------------------------------- */
+
+void *relay_puller_main(void *arg)
+{
+    struct peer_rt *p = arg;
+    struct vxp_client *c = vxp_client_new(p->cfg.endpoint, p->cfg.system_id, p->cfg.secret,
+                                          p->relay->cfg.call_timeout_ms);
+    if (!c) {
+        log_error("relay: peer %s: cannot create a client", p->cfg.name);
+        return NULL;
+    }
+    int64_t interval = p->cfg.pull_interval_ms > 0 ? p->cfg.pull_interval_ms : 2000;
+    int64_t last = 0, next = 0;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        int64_t now = now_ms();
+        if (p->pull_soon && last + PROMPT_GAP_MS < next)
+            next = last + PROMPT_GAP_MS;
+        /* a peer backed off is not pulled before its next call is due */
+        if (p->health != STORE_PEER_UP && next < p->next_ms)
+            next = p->next_ms;
+        if (now >= next) {
+            p->pull_soon = 0;
+            pthread_mutex_unlock(&p->mu);
+            int got = 0, down = 0;
+            for (int k = 0; k < 2 && !down; k++) {
+                int n = pull_list(p, c, k == 0 ? "edoc" : "status");
+                down = n < 0;
+                got += n > 0 ? n : 0;
+            }
+            if (!down)
+                track_round(p, c);
+            last = now_ms();
+            next = got > 0 ? last : last + interval; /* more may wait: at once again */
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        struct timespec ts;
+        relay_deadline(&ts, next - now);
+        pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    vxp_client_free(c);
+    return NULL;
+}

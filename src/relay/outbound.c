@@ -1,0 +1,350 @@
+/* outbound — the peer's outbox on its way out (see relay.h): a scheduler claims due rows, the
+ * workers send them, outcomes go through the committer. A row is "in flight" from its claim
+ * until its outcome is committed, so that no scan claims it twice. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "relay/relay_int.h"
+#include "relay/vxpclient.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define SCAN_MS 250 /* due rows of retries and rows a kick missed are found within this */
+
+static int inflight_has(const struct peer_rt *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_inflight; i++)
+        if (strcmp(p->inflight[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static void inflight_remove(struct peer_rt *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_inflight; i++)
+        if (strcmp(p->inflight[i], id) == 0) {
+            memcpy(p->inflight[i], p->inflight[--p->n_inflight], UUID_SIZE);
+            return;
+        }
+}
+
+/* --- outcomes ---------------------------------------------------------------------------------- */
+
+struct outcome_job {
+    struct commit_job job;
+    struct peer_rt *p;
+    struct store_outbox row; /* owned */
+    const char *record;      /* txlog outcome to write ("ok", "undeliverable"), NULL = none */
+};
+
+static enum store_rc outcome_execute(struct store *st, struct commit_job *cj)
+{
+    struct outcome_job *j = (struct outcome_job *)cj;
+    enum store_rc rc = st->outbox_update(st->cls, &j->row);
+    if (rc < 0 || !j->record)
+        return rc;
+    char actor[STORE_ID_MAX + 8], op[32];
+    snprintf(actor, sizeof actor, "peer:%s", j->p->cfg.name);
+    snprintf(op, sizeof op, "relay.out.%s", store_msgtype_name(j->row.messagetype));
+    struct store_txrec rec = {.time_ms = j->row.updated_ms,
+                              .actor = actor,
+                              .operation = op,
+                              .package_id = j->row.package_id,
+                              .content_sha256 = "",
+                              .outcome = j->record};
+    return st->txlog_append(st->cls, &rec);
+}
+
+static void outcome_done(struct commit_job *cj, int ok)
+{
+    struct outcome_job *j = (struct outcome_job *)cj;
+    struct peer_rt *p = j->p;
+    if (!ok)
+        log_error("relay: the outcome of outbox row %s (peer %s) was not stored; it is sent again",
+                  j->row.id, p->cfg.name);
+    pthread_mutex_lock(&p->mu);
+    inflight_remove(p, j->row.id);
+    pthread_mutex_unlock(&p->mu);
+    store_outbox_clear(&j->row);
+    free(j);
+    relay_job_over(p);
+}
+
+static char *set_str(char **dst, const char *v)
+{
+    char *n = strdup(v ? v : "");
+    if (n) {
+        free(*dst);
+        *dst = n;
+    }
+    return n;
+}
+
+/* --- one attempt ------------------------------------------------------------------------------- */
+
+static int read_package(struct store *st, const char *id, struct buf *out)
+{
+    char *chunk = malloc(STORE_CHUNK_SIZE);
+    if (!chunk)
+        return -1;
+    int64_t off = 0;
+    for (;;) {
+        size_t n = 0;
+        if (st->package_read(st->cls, id, off, chunk, STORE_CHUNK_SIZE, &n) != STORE_ONE_RESULT ||
+            (n && buf_append(out, chunk, n) != 0)) {
+            free(chunk);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        off += (int64_t)n;
+    }
+    free(chunk);
+    return 0;
+}
+
+/* Sends one row and hands its outcome to the committer. Called without p->mu. */
+static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox *row)
+{
+    struct relay *r = p->relay;
+    struct buf raw = {0}, traced = {0};
+    const struct buf *doc = &raw;
+    char remote_id[128] = "", error[600] = "";
+    enum vxp_result res;
+    if (read_package(r->st, row->package_id, &raw) != 0) {
+        res = VXP_FAILED;
+        snprintf(error, sizeof error, "package %s cannot be read here", row->package_id);
+    } else {
+        if (row->insert_offset >= 0) {
+            if (edxml_trace_splice(raw.data, raw.len, row->insert_offset, row->insert_text,
+                                   &traced) == 0)
+                doc = &traced;
+            else
+                log_warn("relay: package %s: the TraceHeader does not fit the stored bytes; sent "
+                         "unchanged",
+                         row->package_id);
+        }
+        res = vxp_send_edoc(c, store_msgtype_name(row->messagetype), row->recipients,
+                            doc->data ? doc->data : "", doc->len, remote_id, sizeof remote_id);
+        if (res == VXP_FAILED)
+            snprintf(error, sizeof error, "%s: %s", vxp_client_error_code(c),
+                     vxp_client_error(c));
+        else if (res == VXP_UNREACHABLE)
+            snprintf(error, sizeof error, "%s", vxp_client_error(c));
+    }
+    buf_free(&raw);
+    buf_free(&traced);
+
+    int64_t now = now_ms();
+    struct outcome_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        pthread_mutex_lock(&p->mu);
+        inflight_remove(p, row->id);
+        pthread_mutex_unlock(&p->mu);
+        store_outbox_clear(row);
+        return;
+    }
+    j->job.execute = outcome_execute;
+    j->job.done = outcome_done;
+    j->job.lazy = 1; /* a lost outcome only means the same bytes again, which the peer dedupes */
+    j->p = p;
+    j->row = *row; /* takes the strings */
+    memset(row, 0, sizeof *row);
+    struct store_outbox *o = &j->row;
+    o->attempts++;
+    o->updated_ms = now;
+    if (res == VXP_OK) {
+        o->state = STORE_RELAY_SENT;
+        set_str(&o->remote_doc_id, remote_id);
+        set_str(&o->last_error, "");
+        o->track_next_ms = now + 1000;
+        o->track_count = 0;
+        j->record = "ok";
+    } else if (o->attempts >= (int)r->cfg.max_attempts) {
+        o->state = STORE_RELAY_UNDELIVERABLE;
+        set_str(&o->last_error, error);
+        j->record = "undeliverable";
+        log_warn("relay: package %s undeliverable to %s after %d attempts: %s", o->package_id,
+                 p->cfg.name, o->attempts, error);
+    } else {
+        o->next_ms = now + relay_backoff_ms(&r->cfg, o->attempts);
+        set_str(&o->last_error, error);
+    }
+    pthread_mutex_lock(&p->mu);
+    relay_note_call(p, res != VXP_UNREACHABLE, error);
+    if (res == VXP_OK)
+        p->pull_soon = 1; /* answers (status packages) may follow */
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    relay_submit(p, &j->job);
+}
+
+void *relay_worker_main(void *arg)
+{
+    struct peer_rt *p = arg;
+    struct vxp_client *c = vxp_client_new(p->cfg.endpoint, p->cfg.system_id, p->cfg.secret,
+                                          p->relay->cfg.call_timeout_ms);
+    if (!c) {
+        log_error("relay: peer %s: cannot create a client", p->cfg.name);
+        return NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        if (p->q_len == 0) {
+            pthread_cond_wait(&p->work, &p->mu);
+            continue;
+        }
+        int probe = 0;
+        if (p->health != STORE_PEER_UP) {
+            int64_t now = now_ms();
+            if (now < p->next_ms) {
+                struct timespec ts;
+                relay_deadline(&ts, p->next_ms - now);
+                pthread_cond_timedwait(&p->work, &p->mu, &ts);
+                continue;
+            }
+            if (p->probing) {
+                pthread_cond_wait(&p->work, &p->mu);
+                continue;
+            }
+            p->probing = probe = 1;
+        }
+        struct store_outbox row = p->queue[0];
+        memmove(p->queue, p->queue + 1, (p->q_len - 1) * sizeof *p->queue);
+        p->q_len--;
+        pthread_mutex_unlock(&p->mu);
+        attempt(p, c, &row);
+        pthread_mutex_lock(&p->mu);
+        if (probe) {
+            p->probing = 0;
+            pthread_cond_broadcast(&p->work);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    vxp_client_free(c);
+    return NULL;
+}
+
+/* --- the scheduler ----------------------------------------------------------------------------- */
+
+struct due_list {
+    struct store_outbox *v;
+    size_t n, cap;
+    int oom;
+};
+
+static int collect_due(void *ctx, const struct store_outbox *o)
+{
+    struct due_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct store_outbox *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = nv;
+        l->cap = cap;
+    }
+    struct store_outbox *d = &l->v[l->n];
+    *d = *o;
+    d->id = strdup(o->id);
+    d->package_id = strdup(o->package_id);
+    d->peer = strdup(o->peer);
+    d->recipients = strdup(o->recipients);
+    d->insert_text = strdup(o->insert_text ? o->insert_text : "");
+    d->last_error = strdup(o->last_error ? o->last_error : "");
+    d->remote_doc_id = strdup(o->remote_doc_id ? o->remote_doc_id : "");
+    l->n++;
+    if (!d->id || !d->package_id || !d->peer || !d->recipients || !d->insert_text ||
+        !d->last_error || !d->remote_doc_id)
+        l->oom = 1;
+    return l->oom;
+}
+
+static void *scheduler_main(void *arg)
+{
+    struct peer_rt *p = arg;
+    struct store *st = p->relay->st;
+    size_t cap = 2 * (size_t)p->n_workers;
+    int64_t next_scan = 0;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        int64_t now = now_ms();
+        if ((p->kicked || now >= next_scan) && p->n_inflight < cap) {
+            p->kicked = 0;
+            size_t room = cap - p->n_inflight, skip = p->n_inflight;
+            pthread_mutex_unlock(&p->mu);
+            struct due_list l = {0};
+            enum store_rc rc =
+                st->outbox_due(st->cls, p->cfg.name, now, (unsigned)(skip + room), collect_due, &l);
+            pthread_mutex_lock(&p->mu);
+            for (size_t i = 0; i < l.n; i++) {
+                struct store_outbox *o = &l.v[i];
+                if (rc >= 0 && !l.oom && room > 0 && !inflight_has(p, o->id) &&
+                    p->q_len < p->q_cap) {
+                    memcpy(p->inflight[p->n_inflight++], o->id, UUID_SIZE);
+                    p->queue[p->q_len++] = *o;
+                    room--;
+                } else {
+                    store_outbox_clear(o);
+                }
+            }
+            free(l.v);
+            if (rc < 0 || l.oom)
+                log_error("relay: peer %s: cannot read the outbox", p->cfg.name);
+            pthread_cond_broadcast(&p->work);
+            next_scan = now + SCAN_MS;
+            continue;
+        }
+        struct timespec ts;
+        relay_deadline(&ts, next_scan > now ? next_scan - now : SCAN_MS);
+        pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int relay_outbound_start(struct peer_rt *p)
+{
+    unsigned n = p->relay->cfg.workers;
+    p->q_cap = p->inflight_cap = 2 * (size_t)n;
+    p->queue = calloc(p->q_cap, sizeof *p->queue);
+    /* the in-flight set also holds rows whose outcome awaits the committer */
+    p->inflight_cap = 2 * p->q_cap + n;
+    p->inflight = calloc(p->inflight_cap, sizeof *p->inflight);
+    p->workers = calloc(n, sizeof *p->workers);
+    if (!p->queue || !p->inflight || !p->workers)
+        return -1;
+    int fail = 0;
+    for (unsigned i = 0; i < n && !fail; i++) {
+        fail = pthread_create(&p->workers[i], NULL, relay_worker_main, p) != 0;
+        if (!fail)
+            p->n_workers++;
+    }
+    if (!fail)
+        fail = pthread_create(&p->scheduler, NULL, scheduler_main, p) != 0;
+    if (!fail)
+        p->started_scheduler = 1;
+    if (!fail)
+        fail = pthread_create(&p->puller, NULL, relay_puller_main, p) != 0;
+    if (!fail)
+        p->started_puller = 1;
+    if (fail) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->work);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        for (unsigned i = 0; i < p->n_workers; i++)
+            pthread_join(p->workers[i], NULL);
+        if (p->started_scheduler)
+            pthread_join(p->scheduler, NULL);
+        return -1;
+    }
+    return 0;
+}
