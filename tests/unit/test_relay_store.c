@@ -926,8 +926,9 @@ static int sent_cb(void *ctx, const struct store_sent_row *row)
     if (s->n < 8) {
         const struct store_outbox *o = row->out;
         if (!o)
-            snprintf(s->key[s->n], sizeof s->key[0], "%s:local:%s", row->dlv->recipient_organ,
-                     row->dlv->outbox_id ? row->dlv->outbox_id : "-");
+            snprintf(s->key[s->n], sizeof s->key[0], "%s:local:%s:%s", row->dlv->recipient_organ,
+                     row->dlv->outbox_id ? row->dlv->outbox_id : "-",
+                     row->pkg->origin_peer ? row->pkg->origin_peer : "-");
         else
             snprintf(s->key[s->n], sizeof s->key[0],
                      "%s:%s:%s:%s:%d:%s:%lld:%s:%d:%lld:%s:%s:%lld:%d:%lld:%lld:%s",
@@ -976,7 +977,7 @@ static void test_sent_list_relayed(void **state)
     struct store_sent_filter f = {.sender_system = "SYS.A", .messagetype = -1};
     assert_int_equal(s->sent_list(s->cls, &f, sent_cb, &seen), STORE_ONE_RESULT);
     assert_int_equal(seen.n, 4);
-    assert_string_equal(seen.key[0], "A1:local:-");
+    assert_string_equal(seen.key[0], "A1:local:-:-");
     const char *rest = "ob1:" PKG1 ":ndxp:0:[\"G1\",\"G2\"]:77:<t/>:2:1100:timeout:rd1:1200:1:"
                        "1000:1050:sent";
     char want[200];
@@ -984,7 +985,18 @@ static void test_sent_list_relayed(void **state)
     assert_string_equal(seen.key[1], want);
     snprintf(want, sizeof want, "G2:%s", rest);
     assert_string_equal(seen.key[2], want);
-    assert_string_equal(seen.key[3], "G3:local:ob-missing");
+    assert_string_equal(seen.key[3], "G3:local:ob-missing:-");
+
+    /* a package that came from a peer, as its inbound system's report shows it */
+    begin(s);
+    put_pkg(s, PKG2, STORE_MSG_EDOC, "000.00.00.G22", "9/CV", "ndxp", 2000);
+    put_dlv(s, "d5", PKG2, "A1", "SYS.B", STORE_MSG_EDOC, NULL, 2000);
+    commit(s);
+    seen = (struct sent_seen){0};
+    f.sender_system = "SYS.NDXP";
+    assert_int_equal(s->sent_list(s->cls, &f, sent_cb, &seen), STORE_ONE_RESULT);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.key[0], "A1:local:-:ndxp");
     store_close(s);
     free(dir);
 }
