@@ -9,7 +9,9 @@
  * transaction that also makes the change and appends its transaction-log record (actor
  * "operator"), so a refused command changes nothing (exit 1).
  *
- * A peer's secret is given once, to "peer add", and never printed again: lists show it masked. */
+ * A peer's secret is given once, to "peer add", and never printed again: lists show it masked.
+ * "peer list" also shows each peer's health as the running relay last stored it ("up", with
+ * empty fields, for a peer it never wrote about). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -139,7 +141,7 @@ int cmd_platform(int argc, char **argv)
 
 static const char PEER_USAGE[] =
     "Usage: lienthong peer add --data DIR --name NAME --endpoint URL --system-id ID\n"
-    "                          --secret SECRET [--pull-interval-ms N]\n"
+    "                          --secret SECRET [--pull-interval-ms N] [--inbound-system ID]\n"
     "       lienthong peer list --data DIR [--json]\n"
     "       lienthong peer remove --data DIR --name NAME\n"
     "\n"
@@ -149,19 +151,23 @@ static const char PEER_USAGE[] =
 
 static const char PEER_ADD_USAGE[] =
     "Usage: lienthong peer add --data DIR --name NAME --endpoint URL --system-id ID\n"
-    "                          --secret SECRET [--pull-interval-ms N]\n"
+    "                          --secret SECRET [--pull-interval-ms N] [--inbound-system ID]\n"
     "\n"
     "Adds a peer platform. NAME: 1 to 64 of [A-Za-z0-9._-]. URL: the peer's VXP endpoint,\n"
     "http:// or https://, a host, an optional port and path (no user information, query or\n"
     "fragment). ID and SECRET: the systemId and the secret the peer issued to this platform;\n"
     "requests to the peer are signed with SECRET, so it is stored, but it is never shown\n"
     "again. --pull-interval-ms: how often the peer is asked for documents, 100 to 3600000\n"
-    "(default 2000). A peer that already exists is refused.\n";
+    "(default 2000). A peer that already exists is refused.\n"
+    "--inbound-system ID: the system of this platform that the peer sends packages with\n"
+    "(register it with 'system add'); its packages count as received from the peer.\n";
 
 static const char PEER_LIST_USAGE[] =
     "Usage: lienthong peer list --data DIR [--json]\n"
     "\n"
-    "Lists the peer platforms (text table, or JSON). Secrets are never shown.\n";
+    "Lists the peer platforms (text table, or JSON) with their inbound system and their health\n"
+    "as the running relay last saw it: up, backing-off or failing, since when, the consecutive\n"
+    "failures and the last error (a peer never tried is up). Secrets are never shown.\n";
 
 static const char PEER_REMOVE_USAGE[] =
     "Usage: lienthong peer remove --data DIR --name NAME\n"
@@ -169,10 +175,16 @@ static const char PEER_REMOVE_USAGE[] =
     "Removes a peer platform. Refused while routes send documents to it: remove them first\n"
     "with 'lienthong route remove'.\n";
 
+struct peer_add {
+    struct store_peer peer;
+    int inbound_registered; /* the inbound system is a registered system (output only) */
+};
+
 static int peer_add_tx(struct store *st, void *vctx)
 {
     const char *cmd = "peer add";
-    struct store_peer *p = vctx;
+    struct peer_add *a = vctx;
+    struct store_peer *p = &a->peer;
     struct store_peer cur = {0};
     enum store_rc rc = st->peer_get(st->cls, p->name, &cur);
     store_peer_clear(&cur);
@@ -182,6 +194,16 @@ static int peer_add_tx(struct store *st, void *vctx)
     }
     if (rc != STORE_NO_RESULTS)
         return cli_tx_rc(rc, cmd, "looking up the peer");
+    /* Not required: the system may be registered after the peer (a note says so). */
+    a->inbound_registered = 0;
+    if (p->inbound_system) {
+        struct store_system sys = {0};
+        rc = st->system_get(st->cls, p->inbound_system, &sys);
+        store_system_clear(&sys);
+        if (rc < 0)
+            return cli_tx_rc(rc, cmd, "looking up the inbound system");
+        a->inbound_registered = rc == STORE_ONE_RESULT;
+    }
     p->created_ms = p->updated_ms = now_ms();
     int r = cli_tx_rc(st->peer_put(st->cls, p), cmd, "adding the peer");
     if (r != CLI_TX_OK)
@@ -193,7 +215,7 @@ static int peer_add_tx(struct store *st, void *vctx)
 static int peer_add(int argc, char **argv)
 {
     const char *cmd = "peer add";
-    const char *data, *name, *endpoint, *system_id, *secret, *pull;
+    const char *data, *name, *endpoint, *system_id, *secret, *pull, *inbound;
     const struct cli_opt opts[] = {
         {"data", &data, NULL, 1},
         {"name", &name, NULL, 1},
@@ -201,61 +223,133 @@ static int peer_add(int argc, char **argv)
         {"system-id", &system_id, NULL, 1},
         {"secret", &secret, NULL, 1},
         {"pull-interval-ms", &pull, NULL, 0},
+        {"inbound-system", &inbound, NULL, 0},
         {NULL, NULL, NULL, 0},
     };
     int r = cli_parse_named(cmd, argc, argv, opts, PEER_ADD_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store_peer p = {
-        .name = (char *)name,
-        .endpoint = (char *)endpoint,
-        .system_id = (char *)system_id,
-        .secret = (char *)secret,
-        .pull_interval_ms = RELAY_PULL_DEFAULT_MS,
-    };
-    if (pull && cli_parse_count(pull, INT64_MAX, &p.pull_interval_ms) != 0)
+    struct peer_add a = {.peer = {
+                             .name = (char *)name,
+                             .endpoint = (char *)endpoint,
+                             .system_id = (char *)system_id,
+                             .secret = (char *)secret,
+                             .pull_interval_ms = RELAY_PULL_DEFAULT_MS,
+                             .inbound_system = (char *)inbound,
+                         }};
+    if (pull && cli_parse_count(pull, INT64_MAX, &a.peer.pull_interval_ms) != 0)
         return cli_misuse(cmd, PEER_ADD_USAGE,
                           "--pull-interval-ms must be a whole number, not '%s'", pull);
     char detail[256];
-    if (relay_peer_check(&p, detail, sizeof detail) != LT_ERR_OK)
+    if (relay_peer_check(&a.peer, detail, sizeof detail) != LT_ERR_OK)
         return cli_misuse(cmd, PEER_ADD_USAGE, "%s", detail);
+    /* The form of a system id, as 'system add' requires. */
+    if (inbound && !edxml_organ_id_ok(inbound))
+        return cli_misuse(cmd, PEER_ADD_USAGE,
+                          "--inbound-system must be a system id (letters, digits, '.', '_', "
+                          "'-'; at most %d characters), not '%s'",
+                          STORE_ID_MAX, inbound);
     struct store *st = cli_open_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
-    r = cli_write_tx(st, cmd, peer_add_tx, &p);
+    r = cli_write_tx(st, cmd, peer_add_tx, &a);
     store_close(st);
-    if (r == CLI_EXIT_OK)
-        printf("peer %s added: %s as %s, pulled every %lld ms\n"
-               "no document goes to it yet: add a route with 'lienthong route add --data %s "
-               "--pattern PATTERN --peer %s'\n",
-               name, endpoint, system_id, (long long)p.pull_interval_ms, data, name);
+    if (r != CLI_EXIT_OK)
+        return r;
+    printf("peer %s added: %s as %s, pulled every %lld ms\n", name, endpoint, system_id,
+           (long long)a.peer.pull_interval_ms);
+    if (inbound) {
+        printf("packages that system %s sends count as received from peer %s\n", inbound, name);
+        if (!a.inbound_registered)
+            printf("note: system %s is not registered yet: register it with 'lienthong system "
+                   "add'\n",
+                   inbound);
+    }
+    printf("no document goes to it yet: add a route with 'lienthong route add --data %s "
+           "--pattern PATTERN --peer %s'\n",
+           data, name);
     return r;
 }
 
 struct list_ctx {
+    struct store *st;
     struct cli_table table;
     json_t *json;
     int oom;
+    enum store_rc store_err; /* a failed health lookup (0 when none) */
 };
+
+static const char *empty_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The JSON form of a peer with its inbound system and its read-only health, as the API gives
+ * it. */
+static json_t *peer_json(const struct store_peer *p, const struct store_peer_state *ps)
+{
+    char since[25] = "", next[25] = "";
+    if (ps->since_ms > 0)
+        fmt_iso_utc(ps->since_ms, since);
+    if (ps->next_ms > 0)
+        fmt_iso_utc(ps->next_ms, next);
+    json_t *o = relay_peer_to_json(p);
+    /* set_new takes the value even when it fails (NULL included). */
+    if (!o ||
+        json_object_set_new(o, "inbound_system",
+                            json_string(p->inbound_system ? p->inbound_system : "")) != 0 ||
+        json_object_set_new(o, "health",
+                            json_pack("{s:s, s:s, s:i, s:s, s:s}", "state",
+                                      store_peer_health_name(ps->health), "since", since,
+                                      "failures", ps->failures, "last_error",
+                                      ps->last_error ? ps->last_error : "", "next", next)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
 
 static int peer_list_cb(void *vctx, const struct store_peer *p)
 {
     struct list_ctx *c = vctx;
+    /* Never written: up, with empty fields. */
+    struct store_peer_state ps = {0};
+    enum store_rc rc = c->st->peer_state_get(c->st->cls, p->name, &ps);
+    if (rc < 0) {
+        c->store_err = rc;
+        return 1;
+    }
+    int known = rc == STORE_ONE_RESULT;
     if (c->json) {
-        json_t *o = relay_peer_to_json(p);
+        json_t *o = peer_json(p, &ps);
         if (!o || json_array_append_new(c->json, o) != 0)
             c->oom = 1;
+        store_peer_state_clear(&ps);
         return c->oom;
     }
-    char created[25];
+    char created[25], since[25];
     cli_iso_time(p->created_ms, created);
-    struct buf pull = {0};
-    if (buf_printf(&pull, "%lld ms", (long long)p->pull_interval_ms) != 0)
+    cli_iso_time(ps.since_ms, since);
+    struct buf pull = {0}, failures = {0};
+    if (buf_printf(&pull, "%lld ms", (long long)p->pull_interval_ms) != 0 ||
+        (known && buf_printf(&failures, "%d", ps.failures) != 0))
         c->oom = 1;
-    const char *row[] = {p->name, p->endpoint, p->system_id, RELAY_SECRET_MASK, pull.data, created};
+    const char *row[] = {p->name,
+                         p->endpoint,
+                         p->system_id,
+                         RELAY_SECRET_MASK,
+                         pull.data,
+                         empty_null(p->inbound_system),
+                         store_peer_health_name(ps.health),
+                         since,
+                         failures.data,
+                         empty_null(ps.last_error),
+                         created};
     if (!c->oom && cli_table_add(&c->table, row) != 0)
         c->oom = 1;
     buf_free(&pull);
+    buf_free(&failures);
+    store_peer_state_clear(&ps);
     return c->oom;
 }
 
@@ -275,17 +369,19 @@ static int peer_list(int argc, char **argv)
     struct store *st = cli_open_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
-    struct list_ctx c = {0};
-    const char *headers[] = {"name", "endpoint", "system id", "secret", "pull interval", "created"};
+    struct list_ctx c = {.st = st};
+    const char *headers[] = {"name",          "endpoint",       "system id", "secret",
+                             "pull interval", "inbound system", "health",    "since",
+                             "failures",      "last error",     "created"};
     if (as_json)
         c.json = json_array();
-    if (as_json ? !c.json : cli_table_init(&c.table, 6, headers) != 0)
+    if (as_json ? !c.json : cli_table_init(&c.table, 11, headers) != 0)
         c.oom = 1;
     enum store_rc rc = c.oom ? STORE_ONE_RESULT : st->peer_list(st->cls, peer_list_cb, &c);
     store_close(st);
     if (c.oom)
         r = cli_fail(cmd, "out of memory");
-    else if (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS)
+    else if (c.store_err || (rc != STORE_ONE_RESULT && rc != STORE_NO_RESULTS))
         r = cli_fail(cmd, "store error while listing peers");
     else if (as_json)
         r = cli_print_json(cmd, c.json);

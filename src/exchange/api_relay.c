@@ -5,7 +5,8 @@
  *   PUT    /api/v1/platform                  {"organ_id", "name"}: set it; 200 with it
  *   GET    /api/v1/peers                     {"peers": [peer...]} by name, secrets masked
  *   POST   /api/v1/peers                     {"name", "endpoint", "system_id", "secret"
- *                                            [, "pull_interval_ms"]}: 201 with the peer
+ *                                            [, "pull_interval_ms"] [, "inbound_system"]}:
+ *                                            201 with the peer
  *   GET    /api/v1/peers/{name}              the peer
  *   DELETE /api/v1/peers/{name}              remove it (409 PEER_IN_USE while routes name it)
  *   GET    /api/v1/routes                    {"routes": [route...]}, most specific first
@@ -22,12 +23,19 @@
  * ignored (a GET reply can be sent back as a PUT); JSON null counts as absent. A route whose
  * pattern names a local agency is accepted (local agencies win anyway, see relay/route.h).
  * Identifiers in a path that cannot name anything (a malformed peer name or pattern) answer 404
- * like an unknown one, as /api/v1/services does. */
+ * like an unknown one, as /api/v1/services does.
+ *
+ * A peer object also carries "inbound_system" (the system of this platform the peer sends with,
+ * "" when none; in a body, absent, null or "" mean none, anything else must have the form of a
+ * system id) and a read-only "health": {"state": "up"|"backing-off"|"failing", "since",
+ * "failures", "last_error", "next"}, as the running relay last stored it ("up" with empty times
+ * for a peer it never wrote about). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "edxml/edxml.h"
 #include "exchange/api.h"
 #include "exchange/app.h"
 #include "relay/peer.h"
@@ -135,6 +143,36 @@ static enum store_rc exec_platform_set(struct store *st, struct relay_job *j)
     return j->reply ? STORE_ONE_RESULT : STORE_HARD_ERROR;
 }
 
+/* The JSON form of a peer with its inbound system and health (never written: up, empty times);
+ * NULL with *ret_rc negative on a store error, else NULL on allocation failure. */
+static json_t *peer_json(struct store *st, const struct store_peer *p, enum store_rc *ret_rc)
+{
+    struct store_peer_state ps = {0};
+    enum store_rc rc = st->peer_state_get(st->cls, p->name, &ps);
+    *ret_rc = rc;
+    if (rc < 0)
+        return NULL;
+    char since[25] = "", next[25] = "";
+    if (ps.since_ms > 0)
+        fmt_iso_utc(ps.since_ms, since);
+    if (ps.next_ms > 0)
+        fmt_iso_utc(ps.next_ms, next);
+    json_t *o = relay_peer_to_json(p);
+    /* set_new takes the value even when it fails (NULL included). */
+    if (o && (json_object_set_new(o, "inbound_system",
+                                  json_string(p->inbound_system ? p->inbound_system : "")) != 0 ||
+              json_object_set_new(
+                  o, "health",
+                  json_pack("{s:s, s:s, s:i, s:s, s:s}", "state", store_peer_health_name(ps.health),
+                            "since", since, "failures", ps.failures, "last_error",
+                            ps.last_error ? ps.last_error : "", "next", next)) != 0)) {
+        json_decref(o);
+        o = NULL;
+    }
+    store_peer_state_clear(&ps);
+    return o;
+}
+
 static enum store_rc exec_peer_add(struct store *st, struct relay_job *j)
 {
     struct store_peer cur = {0};
@@ -148,9 +186,9 @@ static enum store_rc exec_peer_add(struct store *st, struct relay_job *j)
     if ((rc = st->peer_put(st->cls, &j->peer)) < 0 ||
         (rc = txlog(st, "peer.add", j->peer.name)) < 0)
         return rc;
-    j->reply = relay_peer_to_json(&j->peer);
+    j->reply = peer_json(st, &j->peer, &rc);
     j->status = 201;
-    return j->reply ? STORE_ONE_RESULT : STORE_HARD_ERROR;
+    return j->reply ? STORE_ONE_RESULT : rc < 0 ? rc : STORE_HARD_ERROR;
 }
 
 /* The routes that still name a peer: all counted, the first IN_USE_LISTED bytes listed. */
@@ -409,21 +447,29 @@ void api_relay_platform(struct http_request *req)
 struct list_ctx {
     json_t *arr;
     int oom;
+    struct store *st;
+    enum store_rc store_err; /* a failed health lookup (0 when none) */
 };
 
 static int list_peer_cb(void *ctx, const struct store_peer *p)
 {
     struct list_ctx *l = ctx;
-    json_t *o = relay_peer_to_json(p);
-    if (!o || json_array_append_new(l->arr, o) != 0)
+    enum store_rc rc;
+    json_t *o = peer_json(l->st, p, &rc);
+    if (!o && rc < 0)
+        l->store_err = rc;
+    else if (!o || json_array_append_new(l->arr, o) != 0)
         l->oom = 1;
-    return l->oom;
+    return l->oom || l->store_err;
 }
 
 static void reply_list(struct http_request *req, const char *member, struct list_ctx *l,
                        enum store_rc rc)
 {
-    if (l->oom || !l->arr) {
+    if (l->store_err) {
+        json_decref(l->arr);
+        api_error(req, LT_ERR_STORE_FAILED, NULL);
+    } else if (l->oom || !l->arr) {
         json_decref(l->arr);
         api_error(req, LT_ERR_INTERNAL, NULL);
     } else if (rc < 0) {
@@ -437,7 +483,7 @@ static void reply_list(struct http_request *req, const char *member, struct list
 static void peers_list(struct http_request *req)
 {
     struct app *a = http_app(req);
-    struct list_ctx l = {json_array(), 0};
+    struct list_ctx l = {.arr = json_array(), .st = a->store};
     enum store_rc rc =
         l.arr ? a->store->peer_list(a->store->cls, list_peer_cb, &l) : STORE_HARD_ERROR;
     reply_list(req, "peers", &l, rc);
@@ -448,7 +494,7 @@ static void peers_add(struct http_request *req)
     json_t *o = api_body_object(req);
     if (!o)
         return;
-    const char *name = NULL, *endpoint = NULL, *system_id = NULL, *secret = NULL;
+    const char *name = NULL, *endpoint = NULL, *system_id = NULL, *secret = NULL, *inbound = NULL;
     int64_t pull = RELAY_PULL_DEFAULT_MS;
     const char *bad =
         api_member_string(o, "name", &name) <= 0             ? "name is a required string"
@@ -456,7 +502,11 @@ static void peers_add(struct http_request *req)
         : api_member_string(o, "system_id", &system_id) <= 0 ? "system_id is a required string"
         : api_member_string(o, "secret", &secret) <= 0       ? "secret is a required string"
         : api_member_int(o, "pull_interval_ms", &pull) < 0   ? "pull_interval_ms must be an integer"
-                                                             : NULL;
+        : api_member_string(o, "inbound_system", &inbound) < 0 ? "inbound_system must be a string"
+                                                               : NULL;
+    /* "" is none, as a GET reply shows a peer without one. */
+    if (inbound && !*inbound)
+        inbound = NULL;
     char detail[256];
     enum lt_err e = LT_ERR_BAD_PARAMETER;
     struct store_peer probe = {
@@ -468,8 +518,14 @@ static void peers_add(struct http_request *req)
     };
     if (bad)
         snprintf(detail, sizeof detail, "%s", bad);
-    else
-        e = relay_peer_check(&probe, detail, sizeof detail);
+    else if ((e = relay_peer_check(&probe, detail, sizeof detail)) == LT_ERR_OK && inbound &&
+             !edxml_organ_id_ok(inbound)) {
+        e = LT_ERR_BAD_PARAMETER;
+        snprintf(detail, sizeof detail,
+                 "inbound_system must be a system id (letters, digits, '.', '_', '-'; at most %d "
+                 "characters)",
+                 STORE_ID_MAX);
+    }
     if (e != LT_ERR_OK) {
         json_decref(o);
         api_error(req, e, detail);
@@ -481,9 +537,10 @@ static void peers_add(struct http_request *req)
         return;
     }
     j->peer.pull_interval_ms = pull;
-    char **dst[] = {&j->peer.name, &j->peer.endpoint, &j->peer.system_id, &j->peer.secret};
-    const char *src[] = {name, endpoint, system_id, secret};
-    int r = dup_all(req, j, dst, src, 4);
+    char **dst[] = {&j->peer.name, &j->peer.endpoint, &j->peer.system_id, &j->peer.secret,
+                    &j->peer.inbound_system};
+    const char *src[] = {name, endpoint, system_id, secret, inbound};
+    int r = dup_all(req, j, dst, src, 5);
     json_decref(o);
     if (r == 0)
         submit(req, j);
@@ -494,12 +551,17 @@ static void peer_get(struct http_request *req, const char *name)
     struct app *a = http_app(req);
     struct store_peer p = {0};
     enum store_rc rc = a->store->peer_get(a->store->cls, name, &p);
-    if (rc == STORE_ONE_RESULT)
-        api_reply_json(req, 200, relay_peer_to_json(&p));
-    else if (rc == STORE_NO_RESULTS)
+    if (rc == STORE_NO_RESULTS) {
         api_error(req, LT_ERR_UNKNOWN_PEER, name);
-    else
+    } else if (rc < 0) {
         api_error(req, LT_ERR_STORE_FAILED, NULL);
+    } else {
+        json_t *o = peer_json(a->store, &p, &rc);
+        if (o)
+            api_reply_json(req, 200, o);
+        else
+            api_error(req, rc < 0 ? LT_ERR_STORE_FAILED : LT_ERR_INTERNAL, NULL);
+    }
     store_peer_clear(&p);
 }
 

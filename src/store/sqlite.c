@@ -61,6 +61,7 @@
 #define SENT_DEFAULT_LIMIT 500
 #define SENT_MAX_LIMIT 5000
 #define CALL_SCAN_PAGE 1000
+#define OUTBOX_DEFAULT_LIMIT 100 /* outbox_due / outbox_track_due with limit 0 */
 #define GEN_FILE "lienthong.gen"
 
 /* ---- SQL: one named statement each ---------------------------------------------------------- */
@@ -114,12 +115,16 @@ static const char sql_serves_delete[] =
 #define PKG_COLS                                                                                   \
     "p.id, p.sender_system, p.messagetype, p.from_organ, p.sha256, p.size, p.created_ms,"          \
     " p.subject, p.code_number, p.code_notation, p.document_id, p.business_doc_type,"              \
-    " p.status_code, p.has_signature, p.n_attachments"
-#define PKG_NCOLS 15
+    " p.status_code, p.has_signature, p.n_attachments, p.origin_peer"
+#define PKG_NCOLS 16
 #define DLV_COLS                                                                                   \
     "d.id, d.package_id, d.recipient_organ, d.recipient_system, d.messagetype, d.state,"           \
-    " d.created_ms, d.updated_ms"
-#define DLV_NCOLS 8
+    " d.created_ms, d.updated_ms, d.outbox_id, d.remote_state, d.status_code, d.status_ms"
+#define DLV_NCOLS 12
+#define OUTBOX_COLS                                                                                \
+    "o.id, o.package_id, o.peer, o.messagetype, o.recipients, o.insert_offset, o.insert_text,"     \
+    " o.state, o.attempts, o.next_ms, o.last_error, o.remote_doc_id, o.track_next_ms,"             \
+    " o.track_count, o.created_ms, o.updated_ms"
 
 static const char sql_package_find_recent[] =
     "SELECT id FROM package WHERE sender_system = ?1 AND sha256 = ?2 AND created_ms >= ?3"
@@ -127,8 +132,8 @@ static const char sql_package_find_recent[] =
 static const char sql_package_insert[] =
     "INSERT INTO package (id, sender_system, messagetype, from_organ, sha256, size, created_ms,"
     " subject, code_number, code_notation, document_id, business_doc_type, status_code,"
-    " has_signature, n_attachments)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    " has_signature, n_attachments, origin_peer)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 static const char sql_package_get[] = "SELECT " PKG_COLS " FROM package p WHERE p.id = ?1";
 static const char sql_package_size[] = "SELECT size FROM package WHERE id = ?1";
 static const char sql_chunk_insert[] =
@@ -140,7 +145,8 @@ static const char sql_chunk_range[] = "SELECT rowid, seq FROM package_chunk"
 
 static const char sql_delivery_insert[] =
     "INSERT INTO delivery (id, package_id, recipient_organ, recipient_system, messagetype, state,"
-    " created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    " created_ms, updated_ms, outbox_id, remote_state, status_code, status_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char sql_delivery_get[] = "SELECT " DLV_COLS " FROM delivery d WHERE d.id = ?1";
 static const char sql_delivery_set_state[] =
     "UPDATE delivery SET state = ?2, updated_ms = ?3 WHERE id = ?1";
@@ -158,15 +164,16 @@ static const char sql_inbox_count_any[] =
 static const char sql_inbox_count_type[] = "SELECT COUNT(*) FROM delivery"
                                            " WHERE recipient_system = ?1 AND state IN (0, 1, 3)"
                                            " AND messagetype = ?2";
-/* Packages newest first (limit/offset count packages), one row per delivery; a package without
- * any delivery yields no row. */
+/* Packages newest first (limit/offset count packages), one row per delivery (with its outbox row
+ * when relayed); a package without any delivery yields no row. */
 static const char sql_sent_list[] =
-    "SELECT " PKG_COLS ", " DLV_COLS " FROM"
+    "SELECT " PKG_COLS ", " DLV_COLS ", " OUTBOX_COLS " FROM"
     " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"
     "  AND (?3 IS NULL OR id = ?3) AND (?4 = 0 OR created_ms >= ?4)"
     "  AND (?5 = 0 OR created_ms < ?5)"
     "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"
     " JOIN delivery d ON d.package_id = p.id"
+    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"
     " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id";
 
 static const char sql_txlog_insert[] =
@@ -282,12 +289,14 @@ static const char sql_platform_put[] =
 static const char sql_platform_get[] =
     "SELECT organ_id, name, created_ms, updated_ms FROM platform WHERE id = 1";
 
-#define PEER_COLS "name, endpoint, system_id, secret, pull_interval_ms, created_ms, updated_ms"
+#define PEER_COLS                                                                                  \
+    "name, endpoint, system_id, secret, pull_interval_ms, created_ms, updated_ms, inbound_system"
 static const char sql_peer_put[] =
-    "INSERT INTO peer (" PEER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    "INSERT INTO peer (" PEER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     " ON CONFLICT (name) DO UPDATE SET endpoint = excluded.endpoint,"
     " system_id = excluded.system_id, secret = excluded.secret,"
-    " pull_interval_ms = excluded.pull_interval_ms, updated_ms = excluded.updated_ms";
+    " pull_interval_ms = excluded.pull_interval_ms, updated_ms = excluded.updated_ms,"
+    " inbound_system = excluded.inbound_system";
 static const char sql_peer_get[] = "SELECT " PEER_COLS " FROM peer WHERE name = ?1";
 static const char sql_peer_list[] = "SELECT " PEER_COLS " FROM peer ORDER BY name";
 static const char sql_peer_refs[] = "SELECT COUNT(*) FROM route WHERE peer_name = ?1";
@@ -302,6 +311,75 @@ static const char sql_route_get[] =
 static const char sql_route_list[] = "SELECT pattern, peer_name, created_ms FROM route"
                                      " WHERE ?1 IS NULL OR peer_name = ?1 ORDER BY pattern";
 static const char sql_route_delete[] = "DELETE FROM route WHERE pattern = ?1";
+
+/* The relay's traffic. */
+static const char sql_outbox_insert[] =
+    "INSERT INTO relay_outbox (id, package_id, peer, messagetype, recipients, insert_offset,"
+    " insert_text, state, attempts, next_ms, last_error, remote_doc_id, track_next_ms,"
+    " track_count, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+static const char sql_outbox_get[] = "SELECT " OUTBOX_COLS " FROM relay_outbox o WHERE o.id = ?1";
+static const char sql_outbox_update[] =
+    "UPDATE relay_outbox SET state = ?2, attempts = ?3, next_ms = ?4, last_error = ?5,"
+    " remote_doc_id = ?6, track_next_ms = ?7, track_count = ?8, updated_ms = ?9 WHERE id = ?1";
+/* state 0 = pending, 1 = sent: literals, so that the (peer, state, time) indexes are used. */
+static const char sql_outbox_due[] = "SELECT " OUTBOX_COLS " FROM relay_outbox o"
+                                     " WHERE o.peer = ?1 AND o.state = 0 AND o.next_ms <= ?2"
+                                     " ORDER BY o.next_ms, o.created_ms, o.id LIMIT ?3";
+static const char sql_outbox_track_due[] =
+    "SELECT " OUTBOX_COLS " FROM relay_outbox o"
+    " WHERE o.peer = ?1 AND o.state = 1 AND o.track_next_ms > 0 AND o.track_next_ms <= ?2"
+    " ORDER BY o.track_next_ms, o.created_ms, o.id LIMIT ?3";
+static const char sql_delivery_set_remote[] =
+    "UPDATE delivery SET remote_state = ?3, updated_ms = ?4"
+    " WHERE outbox_id = ?1 AND recipient_organ = ?2";
+/* Only documents (messagetype 0) are answered by a status. */
+static const char sql_delivery_set_status[] =
+    "UPDATE delivery SET status_code = ?4, status_ms = ?5 WHERE recipient_organ = ?3"
+    " AND package_id IN (SELECT id FROM package"
+    "  WHERE document_id = ?1 AND from_organ = ?2 AND messagetype = 0)";
+static const char sql_inbound_find[] =
+    "SELECT package_id FROM relay_inbound WHERE peer = ?1 AND remote_doc_id = ?2";
+static const char sql_inbound_insert[] =
+    "INSERT INTO relay_inbound (peer, remote_doc_id, package_id, created_ms)"
+    " VALUES (?1, ?2, ?3, ?4)";
+#define PEER_STATE_COLS "peer, health, since_ms, failures, last_error, next_ms, updated_ms"
+static const char sql_peer_state_put[] =
+    "INSERT INTO peer_state (" PEER_STATE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (peer) DO UPDATE SET health = excluded.health, since_ms = excluded.since_ms,"
+    " failures = excluded.failures, last_error = excluded.last_error,"
+    " next_ms = excluded.next_ms, updated_ms = excluded.updated_ms";
+static const char sql_peer_state_get[] =
+    "SELECT " PEER_STATE_COLS " FROM peer_state WHERE peer = ?1";
+static const char sql_peer_state_delete[] = "DELETE FROM peer_state WHERE peer = ?1";
+/* Per configured peer, over rows created in [?1, ?2) (0 = unbounded): its outbox rows by
+ * messagetype and by state; the packages in its inbound system's inbox here (counted once per
+ * package, like an outbox row, whatever the number of recipients); the packages that came from
+ * it. */
+static const char sql_relay_stats[] =
+    "SELECT pe.name,"
+    " COALESCE(o.edoc, 0) + COALESCE(i.edoc, 0), COALESCE(o.status, 0) + COALESCE(i.status, 0),"
+    " COALESCE(o.pending, 0), COALESCE(o.undeliverable, 0),"
+    " COALESCE(r.edoc, 0), COALESCE(r.status, 0)"
+    " FROM peer pe"
+    " LEFT JOIN (SELECT peer,"
+    "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
+    "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status,"
+    "   SUM(CASE WHEN state = 0 THEN 1 ELSE 0 END) AS pending,"
+    "   SUM(CASE WHEN state = 2 THEN 1 ELSE 0 END) AS undeliverable"
+    "   FROM relay_outbox WHERE " PERIOD " GROUP BY peer) o ON o.peer = pe.name"
+    " LEFT JOIN (SELECT recipient_system AS sys,"
+    "   COUNT(DISTINCT CASE WHEN messagetype = 0 THEN package_id END) AS edoc,"
+    "   COUNT(DISTINCT CASE WHEN messagetype = 1 THEN package_id END) AS status"
+    "   FROM delivery WHERE " PERIOD
+    "   AND recipient_system IN (SELECT inbound_system FROM peer WHERE inbound_system <> '')"
+    "   GROUP BY recipient_system) i ON pe.inbound_system <> '' AND i.sys = pe.inbound_system"
+    " LEFT JOIN (SELECT origin_peer,"
+    "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
+    "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status"
+    "   FROM package WHERE origin_peer IS NOT NULL AND " PERIOD
+    "   GROUP BY origin_peer) r ON r.origin_peer = pe.name"
+    " ORDER BY pe.name";
 
 enum stmt_id {
     S_BEGIN_IMMEDIATE,
@@ -369,6 +447,19 @@ enum stmt_id {
     S_ROUTE_GET,
     S_ROUTE_LIST,
     S_ROUTE_DELETE,
+    S_OUTBOX_INSERT,
+    S_OUTBOX_GET,
+    S_OUTBOX_UPDATE,
+    S_OUTBOX_DUE,
+    S_OUTBOX_TRACK_DUE,
+    S_DELIVERY_SET_REMOTE,
+    S_DELIVERY_SET_STATUS,
+    S_INBOUND_FIND,
+    S_INBOUND_INSERT,
+    S_PEER_STATE_PUT,
+    S_PEER_STATE_GET,
+    S_PEER_STATE_DELETE,
+    S_RELAY_STATS,
     S__COUNT
 };
 
@@ -438,6 +529,19 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROUTE_GET] = sql_route_get,
     [S_ROUTE_LIST] = sql_route_list,
     [S_ROUTE_DELETE] = sql_route_delete,
+    [S_OUTBOX_INSERT] = sql_outbox_insert,
+    [S_OUTBOX_GET] = sql_outbox_get,
+    [S_OUTBOX_UPDATE] = sql_outbox_update,
+    [S_OUTBOX_DUE] = sql_outbox_due,
+    [S_OUTBOX_TRACK_DUE] = sql_outbox_track_due,
+    [S_DELIVERY_SET_REMOTE] = sql_delivery_set_remote,
+    [S_DELIVERY_SET_STATUS] = sql_delivery_set_status,
+    [S_INBOUND_FIND] = sql_inbound_find,
+    [S_INBOUND_INSERT] = sql_inbound_insert,
+    [S_PEER_STATE_PUT] = sql_peer_state_put,
+    [S_PEER_STATE_GET] = sql_peer_state_get,
+    [S_PEER_STATE_DELETE] = sql_peer_state_delete,
+    [S_RELAY_STATS] = sql_relay_stats,
 };
 
 static const char meta_txlog_head[] = "txlog.head"; /* value "<seq> <hash>" */
@@ -604,6 +708,12 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
+}
+
+/* NULL is bound as "" for the NOT NULL text columns whose absence is "" (gateway, relay). */
+static void bind_text0(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -1208,6 +1318,7 @@ static void package_row(sqlite3_stmt *st, int base, struct store_package *p)
     p->status_code = (char *)col_text(st, base + 12);
     p->has_signature = sqlite3_column_int(st, base + 13);
     p->n_attachments = sqlite3_column_int(st, base + 14);
+    p->origin_peer = (char *)col_text(st, base + 15);
 }
 
 static void delivery_row(sqlite3_stmt *st, int base, struct store_delivery *d)
@@ -1220,6 +1331,30 @@ static void delivery_row(sqlite3_stmt *st, int base, struct store_delivery *d)
     d->state = (enum store_delivery_state)sqlite3_column_int(st, base + 5);
     d->created_ms = sqlite3_column_int64(st, base + 6);
     d->updated_ms = sqlite3_column_int64(st, base + 7);
+    d->outbox_id = (char *)col_text(st, base + 8);
+    d->remote_state = (char *)col_text(st, base + 9);
+    d->status_code = (char *)col_text(st, base + 10);
+    d->status_ms = sqlite3_column_int64(st, base + 11);
+}
+
+static void outbox_row(sqlite3_stmt *st, int base, struct store_outbox *o)
+{
+    o->id = (char *)col_text(st, base + 0);
+    o->package_id = (char *)col_text(st, base + 1);
+    o->peer = (char *)col_text(st, base + 2);
+    o->messagetype = (enum store_msgtype)sqlite3_column_int(st, base + 3);
+    o->recipients = (char *)col_text(st, base + 4);
+    o->insert_offset = sqlite3_column_int64(st, base + 5);
+    o->insert_text = (char *)col_text(st, base + 6);
+    o->state = (enum store_relay_state)sqlite3_column_int(st, base + 7);
+    o->attempts = sqlite3_column_int(st, base + 8);
+    o->next_ms = sqlite3_column_int64(st, base + 9);
+    o->last_error = (char *)col_text(st, base + 10);
+    o->remote_doc_id = (char *)col_text(st, base + 11);
+    o->track_next_ms = sqlite3_column_int64(st, base + 12);
+    o->track_count = sqlite3_column_int(st, base + 13);
+    o->created_ms = sqlite3_column_int64(st, base + 14);
+    o->updated_ms = sqlite3_column_int64(st, base + 15);
 }
 
 static enum store_rc sq_package_find_recent(void *cls, const char *sender_system,
@@ -1284,6 +1419,7 @@ static int insert_package_row(struct conn *c, const struct store_package *p)
     bind_text(st, 13, p->status_code);
     sqlite3_bind_int(st, 14, p->has_signature ? 1 : 0);
     sqlite3_bind_int(st, 15, p->n_attachments);
+    bind_text(st, 16, p->origin_peer);
     int rc = sqlite3_step(st);
     st_put(c, S_PACKAGE_INSERT, st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -1404,6 +1540,7 @@ static int copy_package(const struct store_package *p, struct store_package *out
     out->document_id = dup_or_null(p->document_id, &oom);
     out->business_doc_type = dup_or_null(p->business_doc_type, &oom);
     out->status_code = dup_or_null(p->status_code, &oom);
+    out->origin_peer = dup_or_null(p->origin_peer, &oom);
     if (oom) {
         store_package_clear(out);
         return -1;
@@ -1542,6 +1679,10 @@ static enum store_rc sq_delivery_insert(void *cls, const struct store_delivery *
     sqlite3_bind_int(st, 6, (int)d->state);
     sqlite3_bind_int64(st, 7, d->created_ms ? d->created_ms : now);
     sqlite3_bind_int64(st, 8, d->updated_ms ? d->updated_ms : now);
+    bind_text(st, 9, d->outbox_id);
+    bind_text0(st, 10, d->remote_state);
+    bind_text0(st, 11, d->status_code);
+    sqlite3_bind_int64(st, 12, d->status_ms);
     int rc = sqlite3_step(st);
     enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "delivery_insert");
     st_put(c, S_DELIVERY_INSERT, st);
@@ -1570,6 +1711,9 @@ static enum store_rc sq_delivery_get(void *cls, const char *id, struct store_del
         out.package_id = dup_or_null(d.package_id, &oom);
         out.recipient_organ = dup_or_null(d.recipient_organ, &oom);
         out.recipient_system = dup_or_null(d.recipient_system, &oom);
+        out.outbox_id = dup_or_null(d.outbox_id, &oom);
+        out.remote_state = dup_or_null(d.remote_state, &oom);
+        out.status_code = dup_or_null(d.status_code, &oom);
         if (oom) {
             store_delivery_clear(&out);
             ret = STORE_HARD_ERROR;
@@ -1697,9 +1841,14 @@ static enum store_rc sq_sent_list(void *cls, const struct store_sent_filter *f, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_package p;
         struct store_delivery d;
+        struct store_outbox o;
         package_row(st, 0, &p);
         delivery_row(st, PKG_NCOLS, &d);
         struct store_sent_row row = {.pkg = &p, .dlv = &d};
+        if (sqlite3_column_type(st, PKG_NCOLS + DLV_NCOLS) != SQLITE_NULL) {
+            outbox_row(st, PKG_NCOLS + DLV_NCOLS, &o);
+            row.out = &o;
+        }
         if (cb(ctx, &row) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -1937,12 +2086,6 @@ static enum store_rc sq_stats(void *cls, int64_t from_ms, int64_t to_ms, store_s
 }
 
 /* ---- data-sharing gateway ------------------------------------------------------------------- */
-
-/* NULL is bound as "" for the gateway's NOT NULL text columns. */
-static void bind_text0(sqlite3_stmt *st, int i, const char *s)
-{
-    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
-}
 
 /* Runs a write statement already bound; ret_changes gets the rows changed. */
 static int step_changes(struct conn *c, sqlite3_stmt *st, int *ret_changes)
@@ -2435,6 +2578,7 @@ static void peer_row(sqlite3_stmt *st, struct store_peer *p)
     p->pull_interval_ms = sqlite3_column_int64(st, 4);
     p->created_ms = sqlite3_column_int64(st, 5);
     p->updated_ms = sqlite3_column_int64(st, 6);
+    p->inbound_system = (char *)col_text(st, 7);
 }
 
 static enum store_rc sq_peer_put(void *cls, const struct store_peer *p)
@@ -2457,6 +2601,7 @@ static enum store_rc sq_peer_put(void *cls, const struct store_peer *p)
     sqlite3_bind_int64(st, 5, p->pull_interval_ms);
     sqlite3_bind_int64(st, 6, p->created_ms ? p->created_ms : now);
     sqlite3_bind_int64(st, 7, p->updated_ms ? p->updated_ms : now);
+    bind_text0(st, 8, p->inbound_system);
     int changes = 0;
     int rc = step_changes(c, st, &changes);
     st_put(c, S_PEER_PUT, st);
@@ -2485,6 +2630,7 @@ static enum store_rc sq_peer_get(void *cls, const char *name, struct store_peer 
         out.endpoint = dup_or_null(p.endpoint, &oom);
         out.system_id = dup_or_null(p.system_id, &oom);
         out.secret = dup_or_null(p.secret, &oom);
+        out.inbound_system = dup_or_null(p.inbound_system, &oom);
         if (oom) {
             store_peer_clear(&out);
             ret = STORE_HARD_ERROR;
@@ -2540,7 +2686,10 @@ static enum store_rc sq_peer_remove(void *cls, const char *name)
         log_warn("store: peer %s is still the target of %" PRId64 " routes", name, refs);
         return STORE_HARD_ERROR;
     }
+    /* Its health goes with it (its outbox and inbound rows stay: they are history). */
     rc = run_text2(c, S_PEER_DELETE, name, NULL, &changes);
+    if (rc == SQLITE_OK && changes)
+        rc = run_text2(c, S_PEER_STATE_DELETE, name, NULL, NULL);
     return config_write(cls, rc, changes, "peer_remove");
 }
 
@@ -2644,6 +2793,360 @@ static enum store_rc sq_relay_route_remove(void *cls, const char *pattern)
     int changes = 0;
     int rc = run_text2(c, S_ROUTE_DELETE, pattern, NULL, &changes);
     return config_write(cls, rc, changes, "relay_route_remove");
+}
+
+/* ---- relay traffic -------------------------------------------------------------------------- */
+
+/* The result of a write that changes no configuration: ONE_RESULT when rows changed. */
+static enum store_rc write_result(struct conn *c, int rc, int changes, const char *what)
+{
+    if (rc != SQLITE_OK)
+        return fail(c, rc, what);
+    return changes ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+}
+
+static enum store_rc sq_outbox_insert(void *cls, const struct store_outbox *o)
+{
+    struct conn *c = writer(cls, "outbox_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!o->id || !o->package_id || !o->peer || !o->recipients) {
+        log_error("store: outbox_insert: incomplete outbox row");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_OUTBOX_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    int64_t now = now_ms();
+    bind_text(st, 1, o->id);
+    bind_text(st, 2, o->package_id);
+    bind_text(st, 3, o->peer);
+    sqlite3_bind_int(st, 4, (int)o->messagetype);
+    bind_text(st, 5, o->recipients);
+    sqlite3_bind_int64(st, 6, o->insert_offset);
+    bind_text0(st, 7, o->insert_text);
+    sqlite3_bind_int(st, 8, (int)o->state);
+    sqlite3_bind_int(st, 9, o->attempts);
+    sqlite3_bind_int64(st, 10, o->next_ms);
+    bind_text0(st, 11, o->last_error);
+    bind_text0(st, 12, o->remote_doc_id);
+    sqlite3_bind_int64(st, 13, o->track_next_ms);
+    sqlite3_bind_int(st, 14, o->track_count);
+    sqlite3_bind_int64(st, 15, o->created_ms ? o->created_ms : now);
+    sqlite3_bind_int64(st, 16, o->updated_ms ? o->updated_ms : now);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "outbox_insert");
+    st_put(c, S_OUTBOX_INSERT, st);
+    return ret;
+}
+
+static int copy_outbox(const struct store_outbox *o, struct store_outbox *out)
+{
+    int oom = 0;
+    *out = *o;
+    out->id = dup_or_null(o->id, &oom);
+    out->package_id = dup_or_null(o->package_id, &oom);
+    out->peer = dup_or_null(o->peer, &oom);
+    out->recipients = dup_or_null(o->recipients, &oom);
+    out->insert_text = dup_or_null(o->insert_text, &oom);
+    out->last_error = dup_or_null(o->last_error, &oom);
+    out->remote_doc_id = dup_or_null(o->remote_doc_id, &oom);
+    if (oom) {
+        store_outbox_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+static enum store_rc sq_outbox_get(void *cls, const char *id, struct store_outbox *ret_o)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_OUTBOX_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_outbox o;
+        outbox_row(st, 0, &o);
+        ret = copy_outbox(&o, ret_o) == 0 ? STORE_ONE_RESULT : STORE_HARD_ERROR;
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "outbox_get");
+    }
+    st_put(r.c, S_OUTBOX_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_outbox_update(void *cls, const struct store_outbox *o)
+{
+    struct conn *c = writer(cls, "outbox_update");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!o->id) {
+        log_error("store: outbox_update: no id");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_OUTBOX_UPDATE);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, o->id);
+    sqlite3_bind_int(st, 2, (int)o->state);
+    sqlite3_bind_int(st, 3, o->attempts);
+    sqlite3_bind_int64(st, 4, o->next_ms);
+    bind_text0(st, 5, o->last_error);
+    bind_text0(st, 6, o->remote_doc_id);
+    sqlite3_bind_int64(st, 7, o->track_next_ms);
+    sqlite3_bind_int(st, 8, o->track_count);
+    sqlite3_bind_int64(st, 9, o->updated_ms ? o->updated_ms : now_ms());
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_OUTBOX_UPDATE, st);
+    return write_result(c, rc, changes, "outbox_update");
+}
+
+/* outbox_due and outbox_track_due: the rows of a peer that a statement selects by time. */
+static enum store_rc outbox_scan(struct sq *q, enum stmt_id id, const char *peer, int64_t at_ms,
+                                 unsigned limit, store_outbox_cb cb, void *ctx, const char *what)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(q, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, id);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, peer);
+    sqlite3_bind_int64(st, 2, at_ms);
+    sqlite3_bind_int64(st, 3, limit ? limit : OUTBOX_DEFAULT_LIMIT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_outbox o;
+        outbox_row(st, 0, &o);
+        if (cb(ctx, &o) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, what);
+    st_put(r.c, id, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_outbox_due(void *cls, const char *peer, int64_t at_ms, unsigned limit,
+                                   store_outbox_cb cb, void *ctx)
+{
+    return outbox_scan(cls, S_OUTBOX_DUE, peer, at_ms, limit, cb, ctx, "outbox_due");
+}
+
+static enum store_rc sq_outbox_track_due(void *cls, const char *peer, int64_t at_ms, unsigned limit,
+                                         store_outbox_cb cb, void *ctx)
+{
+    return outbox_scan(cls, S_OUTBOX_TRACK_DUE, peer, at_ms, limit, cb, ctx, "outbox_track_due");
+}
+
+static enum store_rc sq_delivery_set_remote(void *cls, const char *outbox_id,
+                                            const char *recipient_organ, const char *remote_state,
+                                            int64_t when_ms)
+{
+    struct conn *c = writer(cls, "delivery_set_remote");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_DELIVERY_SET_REMOTE);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, outbox_id);
+    bind_text(st, 2, recipient_organ);
+    bind_text0(st, 3, remote_state);
+    sqlite3_bind_int64(st, 4, when_ms ? when_ms : now_ms());
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_DELIVERY_SET_REMOTE, st);
+    return write_result(c, rc, changes, "delivery_set_remote");
+}
+
+static enum store_rc sq_delivery_set_status(void *cls, const char *document_id,
+                                            const char *from_organ, const char *recipient_organ,
+                                            const char *status_code, int64_t when_ms)
+{
+    struct conn *c = writer(cls, "delivery_set_status");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_DELIVERY_SET_STATUS);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, document_id);
+    bind_text(st, 2, from_organ);
+    bind_text(st, 3, recipient_organ);
+    bind_text0(st, 4, status_code);
+    sqlite3_bind_int64(st, 5, when_ms ? when_ms : now_ms());
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_DELIVERY_SET_STATUS, st);
+    return write_result(c, rc, changes, "delivery_set_status");
+}
+
+static enum store_rc sq_inbound_find(void *cls, const char *peer, const char *remote_doc_id,
+                                     char *ret_package_id)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_INBOUND_FIND);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, peer);
+    bind_text(st, 2, remote_doc_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *id = col_text(st, 0);
+        if (!id || strlen(id) >= DOCID_HEX_SIZE) {
+            ret = STORE_HARD_ERROR;
+        } else {
+            strcpy(ret_package_id, id);
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "inbound_find");
+    }
+    st_put(r.c, S_INBOUND_FIND, st);
+    rd_close(&r);
+    return ret;
+}
+
+/* A second record for the same (peer, docId) violates the key: HARD_ERROR, nothing written. */
+static enum store_rc sq_inbound_insert(void *cls, const char *peer, const char *remote_doc_id,
+                                       const char *package_id, int64_t when_ms)
+{
+    struct conn *c = writer(cls, "inbound_insert");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!peer || !remote_doc_id || !package_id) {
+        log_error("store: inbound_insert: incomplete record");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_INBOUND_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, peer);
+    bind_text(st, 2, remote_doc_id);
+    bind_text(st, 3, package_id);
+    sqlite3_bind_int64(st, 4, when_ms ? when_ms : now_ms());
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "inbound_insert");
+    st_put(c, S_INBOUND_INSERT, st);
+    return ret;
+}
+
+/* Not a configuration change: the relay that writes it is the one that acts on it. */
+static enum store_rc sq_peer_state_put(void *cls, const struct store_peer_state *ps)
+{
+    struct conn *c = writer(cls, "peer_state_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!ps->peer) {
+        log_error("store: peer_state_put: no peer");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_PEER_STATE_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, ps->peer);
+    sqlite3_bind_int(st, 2, (int)ps->health);
+    sqlite3_bind_int64(st, 3, ps->since_ms);
+    sqlite3_bind_int(st, 4, ps->failures);
+    bind_text0(st, 5, ps->last_error);
+    sqlite3_bind_int64(st, 6, ps->next_ms);
+    sqlite3_bind_int64(st, 7, ps->updated_ms ? ps->updated_ms : now_ms());
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "peer_state_put");
+    st_put(c, S_PEER_STATE_PUT, st);
+    return ret;
+}
+
+static enum store_rc sq_peer_state_get(void *cls, const char *peer, struct store_peer_state *ret_s)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_PEER_STATE_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, peer);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_peer_state out = {0};
+        int oom = 0;
+        out.peer = dup_or_null(col_text(st, 0), &oom);
+        out.health = (enum store_peer_health)sqlite3_column_int(st, 1);
+        out.since_ms = sqlite3_column_int64(st, 2);
+        out.failures = sqlite3_column_int(st, 3);
+        out.last_error = dup_or_null(col_text(st, 4), &oom);
+        out.next_ms = sqlite3_column_int64(st, 5);
+        out.updated_ms = sqlite3_column_int64(st, 6);
+        if (oom) {
+            store_peer_state_clear(&out);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_s = out;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "peer_state_get");
+    }
+    st_put(r.c, S_PEER_STATE_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_relay_stats(void *cls, int64_t from_ms, int64_t to_ms,
+                                    store_relay_stats_cb cb, void *ctx)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_RELAY_STATS);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_relay_stats_row row = {
+            .peer = col_text(st, 0),
+            .sent_edoc = sqlite3_column_int64(st, 1),
+            .sent_status = sqlite3_column_int64(st, 2),
+            .pending = sqlite3_column_int64(st, 3),
+            .undeliverable = sqlite3_column_int64(st, 4),
+            .received_edoc = sqlite3_column_int64(st, 5),
+            .received_status = sqlite3_column_int64(st, 6),
+        };
+        if (cb(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "relay_stats");
+    st_put(r.c, S_RELAY_STATS, st);
+    rd_close(&r);
+    return ret;
 }
 
 /* No I/O: one atomic load of the shared mapping (called on every gateway request). */
@@ -2853,6 +3356,18 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .relay_route_get = sq_relay_route_get,
         .relay_route_list = sq_relay_route_list,
         .relay_route_remove = sq_relay_route_remove,
+        .outbox_insert = sq_outbox_insert,
+        .outbox_get = sq_outbox_get,
+        .outbox_update = sq_outbox_update,
+        .outbox_due = sq_outbox_due,
+        .outbox_track_due = sq_outbox_track_due,
+        .delivery_set_remote = sq_delivery_set_remote,
+        .delivery_set_status = sq_delivery_set_status,
+        .inbound_find = sq_inbound_find,
+        .inbound_insert = sq_inbound_insert,
+        .peer_state_put = sq_peer_state_put,
+        .peer_state_get = sq_peer_state_get,
+        .relay_stats = sq_relay_stats,
         .config_generation = sq_config_generation,
     };
     return &q->pub;

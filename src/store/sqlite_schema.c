@@ -215,10 +215,81 @@ static const char migration_3[] = "CREATE TABLE platform ("
                                   ");"
                                   "CREATE INDEX route_peer ON route (peer_name);";
 
+/* 4: the relay's traffic (the configuration came in 3).
+ *  - package.origin_peer: the peer a package came from (NULL = sent by a system here); the
+ *    relay's figures count these as received from the peer.
+ *  - delivery.outbox_id: a recipient outside the province has a delivery like any other (the
+ *    sender's getSentEdocList lists it), with recipient_system '' and the outbox row that carries
+ *    the package to the peer; remote_state is what the peer last said of it; status_code and
+ *    status_ms the last status package that came back about it (every recipient).
+ *  - peer.inbound_system: the system of this platform a peer pushes packages with (and whose
+ *    inbox here it pulls), '' when none.
+ *  - relay_outbox: one row per (package, peer), written in the transaction that accepts the
+ *    package, so a crash cannot lose a forward; its retries, the peer's docId once sent, and the
+ *    tracking of the delivery at the peer. peer is not a foreign key: a removed peer's rows stay
+ *    (they are the sender's history), as a removed system's packages do.
+ *  - relay_inbound: the peer's docId of each package pulled from it, so that a package fetched
+ *    again after a crash (our commit done, the peer's acknowledgement lost) is recognised. It
+ *    refers to the package stored from it, so it is written after that package.
+ *  - peer_state: the health of each peer as the running relay last saw it, for the operator
+ *    (not configuration: writing it does not reload anything). peer_remove deletes it.
+ *  - delivery_outbox and package_document serve delivery_set_remote and delivery_set_status
+ *    (a status names its document by ResponseFor/DocumentId). */
+static const char migration_4[] =
+    "ALTER TABLE package ADD COLUMN origin_peer TEXT;"
+    "ALTER TABLE delivery ADD COLUMN outbox_id TEXT;"
+    "ALTER TABLE delivery ADD COLUMN remote_state TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE delivery ADD COLUMN status_code TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE delivery ADD COLUMN status_ms BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE peer ADD COLUMN inbound_system TEXT NOT NULL DEFAULT '';"
+
+    "CREATE TABLE relay_outbox ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  package_id TEXT NOT NULL REFERENCES package (id),"
+    "  peer TEXT NOT NULL,"
+    "  messagetype INTEGER NOT NULL,"
+    "  recipients TEXT NOT NULL,"
+    "  insert_offset BIGINT NOT NULL,"
+    "  insert_text TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  next_ms BIGINT NOT NULL,"
+    "  last_error TEXT NOT NULL,"
+    "  remote_doc_id TEXT NOT NULL,"
+    "  track_next_ms BIGINT NOT NULL,"
+    "  track_count INTEGER NOT NULL,"
+    "  created_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX relay_outbox_due ON relay_outbox (peer, state, next_ms);"
+    "CREATE INDEX relay_outbox_track ON relay_outbox (peer, state, track_next_ms);"
+    "CREATE INDEX relay_outbox_package ON relay_outbox (package_id);"
+    "CREATE INDEX delivery_outbox ON delivery (outbox_id);"
+    "CREATE INDEX package_document ON package (document_id);"
+
+    "CREATE TABLE relay_inbound ("
+    "  peer TEXT NOT NULL,"
+    "  remote_doc_id TEXT NOT NULL,"
+    "  package_id TEXT NOT NULL REFERENCES package (id),"
+    "  created_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY (peer, remote_doc_id)"
+    ");"
+
+    "CREATE TABLE peer_state ("
+    "  peer TEXT NOT NULL PRIMARY KEY,"
+    "  health INTEGER NOT NULL,"
+    "  since_ms BIGINT NOT NULL,"
+    "  failures INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL,"
+    "  next_ms BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL"
+    ");";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -49,6 +49,7 @@ void store_package_clear(struct store_package *p)
     free(p->document_id);
     free(p->business_doc_type);
     free(p->status_code);
+    free(p->origin_peer);
     memset(p, 0, sizeof *p);
 }
 
@@ -60,6 +61,9 @@ void store_delivery_clear(struct store_delivery *d)
     free(d->package_id);
     free(d->recipient_organ);
     free(d->recipient_system);
+    free(d->outbox_id);
+    free(d->remote_state);
+    free(d->status_code);
     memset(d, 0, sizeof *d);
 }
 
@@ -116,6 +120,7 @@ void store_peer_clear(struct store_peer *p)
     free(p->endpoint);
     free(p->system_id);
     free(p->secret);
+    free(p->inbound_system);
     memset(p, 0, sizeof *p);
 }
 
@@ -126,6 +131,29 @@ void store_relay_route_clear(struct store_relay_route *r)
     free(r->pattern);
     free(r->peer);
     memset(r, 0, sizeof *r);
+}
+
+void store_outbox_clear(struct store_outbox *o)
+{
+    if (!o)
+        return;
+    free(o->id);
+    free(o->package_id);
+    free(o->peer);
+    free(o->recipients);
+    free(o->insert_text);
+    free(o->last_error);
+    free(o->remote_doc_id);
+    memset(o, 0, sizeof *o);
+}
+
+void store_peer_state_clear(struct store_peer_state *s)
+{
+    if (!s)
+        return;
+    free(s->peer);
+    free(s->last_error);
+    memset(s, 0, sizeof *s);
 }
 
 const char *store_state_name(enum store_delivery_state st)
@@ -161,6 +189,32 @@ const char *store_protocol_name(enum store_protocol p)
         return "rest";
     case STORE_PROTO_SOAP:
         return "soap";
+    }
+    return "unknown";
+}
+
+const char *store_relay_state_name(enum store_relay_state s)
+{
+    switch (s) {
+    case STORE_RELAY_PENDING:
+        return "pending";
+    case STORE_RELAY_SENT:
+        return "sent";
+    case STORE_RELAY_UNDELIVERABLE:
+        return "undeliverable";
+    }
+    return "unknown";
+}
+
+const char *store_peer_health_name(enum store_peer_health h)
+{
+    switch (h) {
+    case STORE_PEER_UP:
+        return "up";
+    case STORE_PEER_BACKING_OFF:
+        return "backing-off";
+    case STORE_PEER_FAILING:
+        return "failing";
     }
     return "unknown";
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """test_relay_admin — the configuration of the relay between platforms, end to end: the CLI
 (platform set|show, peer add|list|remove, route add|list|remove|which) with --help, misuse and
-refusals that change nothing, and the same through the JSON API of a running server
-(/api/v1/platform, /api/v1/peers, /api/v1/routes, /api/v1/routes/which): authentication, the
-error shape and codes, percent-encoded patterns, secrets never shown, one transaction-log record
-per change. Python 3 standard library only.
+refusals that change nothing, a peer's inbound system and its health as listed, and the same
+through the JSON API of a running server (/api/v1/platform, /api/v1/peers, /api/v1/routes,
+/api/v1/routes/which): authentication, the error shape and codes, percent-encoded patterns,
+secrets never shown, one transaction-log record per change. Python 3 standard library only.
 """
 
 import http.client
@@ -127,7 +127,8 @@ def t_help():
         check("Usage" in p.stdout, "%s: no usage on stdout: %r", " ".join(form), p.stdout)
         check(p.stderr == "", "%s: unexpected stderr %r", " ".join(form), p.stderr)
     p = run("peer", "add", "--help")
-    for opt in ("--name", "--endpoint", "--system-id", "--secret", "--pull-interval-ms"):
+    for opt in ("--name", "--endpoint", "--system-id", "--secret", "--pull-interval-ms",
+                "--inbound-system", "system add", "received from the peer"):
         check(opt in p.stdout, "peer add --help does not mention %s", opt)
     p = run("route", "--help")
     for frag in ("add", "list", "remove", "which", "one or more", "most specific", "locally"):
@@ -170,6 +171,8 @@ def t_misuse():
         padd + ["--secret", "tab\there"], padd + ["--secret", "********"],
         padd + sec + ["--pull-interval-ms", "99"], padd + sec + ["--pull-interval-ms", "3600001"],
         padd + sec + ["--pull-interval-ms", "-5"], padd + sec + ["--pull-interval-ms", "2s"],
+        padd + sec + ["--inbound-system", "a b"], padd + sec + ["--inbound-system", "x" * 65],
+        padd + sec + ["--inbound-system", ""],
         ["peer", "list"], ["peer", "list", "--data", d, "--json", "x"],
         ["peer", "remove", "--data", d], ["peer", "remove", "--data", d, "--name", "a b"],
         radd,                                                                # no --pattern
@@ -226,11 +229,15 @@ def t_peers():
     eq((n["endpoint"], n["system_id"], n["pull_interval_ms"], n["secret"]),
        ("https://vdxp.gov.vn/vxp", PROVINCE, 2000, "********"), "ndxp as listed (default interval)")
     eq(ps["hoabinh"]["pull_interval_ms"], 5000, "explicit interval")
+    eq(n["inbound_system"], "", "no inbound system")
+    eq(n["health"], {"state": "up", "since": "", "failures": 0, "last_error": "", "next": ""},
+       "health of a peer never tried")
     check(n["created"].endswith("Z") and n["updated"], "times %r", n)
     text = ok("peer", "list", "--data", d).stdout
     lines = text.splitlines()
     eq(len(lines), 3, "text lines %r" % lines)
-    for col in ("name", "endpoint", "system id", "secret", "pull interval", "created"):
+    for col in ("name", "endpoint", "system id", "secret", "pull interval", "inbound system", "health",
+                "since", "failures", "last error", "created"):
         check(col in lines[0], "column %s missing in %r", col, lines[0])
     check(lines[1].startswith("hoabinh") and lines[2].startswith("ndxp"), "order by name %r", lines)
     check(lines[0].index("endpoint") == lines[2].index("https://"), "not aligned: %r", lines)
@@ -270,6 +277,53 @@ def t_peers():
                       ("route.add", "000.00.*.H30:ndxp"), ("route.add", "*.H30:hoabinh"),
                       ("route.remove", "*:ndxp"), ("route.remove", "000.00.*.H30:ndxp"),
                       ("peer.remove", "ndxp")], "relay records")
+    audit_ok(d)
+
+
+def t_peer_inbound():
+    d = harness.new_data_dir("relay-inbound")
+    registry(d)
+    p = add_ndxp(d, "--inbound-system", OFFICE)
+    check("received from peer ndxp" in p.stdout and "note" not in p.stdout, "peer add output %r", p.stdout)
+    p = ok("peer", "add", "--data", d, "--name", "hoabinh", "--endpoint", "http://10.30.0.5:8080/",
+           "--system-id", PROVINCE, "--secret", SECRET_HB, "--inbound-system", "000.00.00.H30")
+    check("note" in p.stdout and "system add" in p.stdout, "no note for an unregistered system: %r",
+          p.stdout)
+    ps = peers(d)
+    eq((ps["ndxp"]["inbound_system"], ps["hoabinh"]["inbound_system"]), (OFFICE, "000.00.00.H30"),
+       "inbound systems")
+    before = txlog(d)
+    fails(2, "peer", "add", "--data", d, "--name", "p3", "--endpoint", "http://h/", "--system-id",
+          PROVINCE, "--secret", "s", "--inbound-system", "*.H34", text="--inbound-system")
+    eq(peers(d), ps, "peers after an invalid inbound system")
+    eq(txlog(d), before, "log after an invalid inbound system")
+
+    # the health as the running relay stores it (written here as it would be)
+    db = sqlite3.connect(os.path.join(d, "lienthong.db"))
+    try:
+        db.execute("INSERT INTO peer_state VALUES ('hoabinh', 2, 1767225600000, 7, 'HTTP 502',"
+                   " 1767225664000, 1767225630000)")
+        db.commit()
+    finally:
+        db.close()
+    ps = peers(d)
+    eq(ps["hoabinh"]["health"], {"state": "failing", "since": "2026-01-01T00:00:00.000Z", "failures": 7,
+                                 "last_error": "HTTP 502", "next": "2026-01-01T00:01:04.000Z"},
+       "health as stored")
+    eq(ps["ndxp"]["health"]["state"], "up", "health never stored")
+    lines = ok("peer", "list", "--data", d).stdout.splitlines()
+    eq(len(lines), 3, "text lines %r" % lines)
+    hb, nd = lines[1], lines[2]
+    for frag in ("000.00.00.H30", "failing", "2026-01-01T00:00:00", " 7 ", "HTTP 502"):
+        check(frag in hb, "%r not in %r", frag, hb)
+    check(OFFICE in nd and " up " in nd, "ndxp line %r", nd)
+    col = lines[0].index("health")
+    eq((hb[col:].split()[0], nd[col:].split()[0]), ("failing", "up"), "health column")
+    # removing the peer removes its health: added again, it is up
+    ok("peer", "remove", "--data", d, "--name", "hoabinh")
+    add_hoabinh(d)
+    eq(peers(d)["hoabinh"]["health"]["state"], "up", "health after remove and add")
+    eq(peers(d)["hoabinh"]["inbound_system"], "", "no inbound system given")
     audit_ok(d)
 
 
@@ -414,20 +468,30 @@ def t_api(server):
     j = api.expect(201, "POST", "/api/v1/peers", peer)
     eq((j["name"], j["endpoint"], j["system_id"], j["pull_interval_ms"], j["secret"]),
        ("ndxp", peer["endpoint"], PROVINCE, 1500, "********"), "created peer")
+    eq((j["inbound_system"], j["health"]),
+       ("", {"state": "up", "since": "", "failures": 0, "last_error": "", "next": ""}), "created peer's extras")
     j = api.expect(201, "POST", "/api/v1/peers", {"name": "hoabinh", "endpoint": "http://10.30.0.5:8080/",
-                                                  "system_id": PROVINCE, "secret": SECRET_HB})
+                                                  "system_id": PROVINCE, "secret": SECRET_HB,
+                                                  "inbound_system": OFFICE})
     eq(j["pull_interval_ms"], 2000, "default pull interval")
+    eq(j["inbound_system"], OFFICE, "inbound system")
     j = api.error(409, "PEER_EXISTS", "POST", "/api/v1/peers", dict(peer, secret="other"))
     eq(j["code"], 311, "PEER_EXISTS code")
     for bad in ({k: v for k, v in peer.items() if k != "secret"}, dict(peer, name="x", secret=""),
                 dict(peer, name="a/b"), dict(peer, name="x", endpoint="ftp://h/"),
                 dict(peer, name="x", endpoint="http://h/#f"), dict(peer, name="x", system_id="a b"),
                 dict(peer, name="x", pull_interval_ms=50), dict(peer, name="x", pull_interval_ms="2000"),
-                dict(peer, name="x", secret="********"), dict(peer, name="x", secret=7)):
+                dict(peer, name="x", secret="********"), dict(peer, name="x", secret=7),
+                dict(peer, name="x", inbound_system="a b"), dict(peer, name="x", inbound_system=7)):
         api.error(400, "BAD_PARAMETER", "POST", "/api/v1/peers", bad)
     eq(sorted(p["name"] for p in api.expect(200, "GET", "/api/v1/peers")["peers"]), ["hoabinh", "ndxp"],
        "peer list")
     eq(api.expect(200, "GET", "/api/v1/peers/ndxp")["endpoint"], peer["endpoint"], "one peer")
+    j = api.expect(200, "GET", "/api/v1/peers/hoabinh")
+    eq((j["inbound_system"], j["health"]["state"]), (OFFICE, "up"), "one peer's extras")
+    eq({p["name"]: p["inbound_system"] for p in api.expect(200, "GET", "/api/v1/peers")["peers"]},
+       {"ndxp": "", "hoabinh": OFFICE}, "inbound systems listed")
+    eq(peers(d)["hoabinh"]["inbound_system"], OFFICE, "the CLI sees the API's inbound system")
     api.error(404, "UNKNOWN_PEER", "GET", "/api/v1/peers/nobody")
     api.error(404, "UNKNOWN_PEER", "GET", "/api/v1/peers/a%20b")
     api.error(404, "UNKNOWN_PEER", "DELETE", "/api/v1/peers/nobody")
@@ -506,8 +570,9 @@ def t_api(server):
                       ("route.add", "*.H41:hoabinh")], "API transaction-log records")
 
     # a peer behind many routes: all counted, the message bounded
-    api.expect(201, "POST", "/api/v1/peers", {"name": "busy", "endpoint": "http://h/", "system_id": PROVINCE,
-                                              "secret": "s"})
+    j = api.expect(201, "POST", "/api/v1/peers", {"name": "busy", "endpoint": "http://h/", "system_id": PROVINCE,
+                                                  "secret": "s", "inbound_system": ""})
+    eq(j["inbound_system"], "", "an empty inbound system is none")
     for i in range(40):
         api.expect(201, "POST", "/api/v1/routes", {"pattern": "000.%02d.*.G%02d" % (i, i), "peer": "busy"})
     j = api.error(409, "PEER_IN_USE", "DELETE", "/api/v1/peers/busy")
@@ -524,6 +589,7 @@ def main():
         ("misuse exits 2 and changes nothing", t_misuse),
         ("platform set and show", t_platform),
         ("peer add, list (secrets masked), remove (refused while routed)", t_peers),
+        ("peer add --inbound-system, health in peer list", t_peer_inbound),
         ("route add, list in specificity order, remove, which (local wins)", t_routes),
     ]:
         r.run(name, fn)

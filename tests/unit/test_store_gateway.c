@@ -743,7 +743,15 @@ static void test_upgrade(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE route; DROP TABLE peer; DROP TABLE platform;"
+                                  "DROP TABLE peer_state; DROP TABLE relay_inbound;"
+                                  " DROP TABLE relay_outbox; DROP INDEX delivery_outbox;"
+                                  " DROP INDEX package_document;"
+                                  " ALTER TABLE package DROP COLUMN origin_peer;"
+                                  " ALTER TABLE delivery DROP COLUMN outbox_id;"
+                                  " ALTER TABLE delivery DROP COLUMN remote_state;"
+                                  " ALTER TABLE delivery DROP COLUMN status_code;"
+                                  " ALTER TABLE delivery DROP COLUMN status_ms;"
+                                  " DROP TABLE route; DROP TABLE peer; DROP TABLE platform;"
                                   " DROP TABLE gateway_call; DROP TABLE access_token;"
                                   " DROP TABLE access_grant; DROP TABLE service;"
                                   " DELETE FROM schema_version WHERE version >= 2",
