@@ -353,14 +353,15 @@ static const char sql_peer_state_get[] =
     "SELECT " PEER_STATE_COLS " FROM peer_state WHERE peer = ?1";
 static const char sql_peer_state_delete[] = "DELETE FROM peer_state WHERE peer = ?1";
 /* Per configured peer, over rows created in [?1, ?2) (0 = unbounded): its outbox rows by
- * messagetype and by state; the packages in its inbound system's inbox here (counted once per
- * package, like an outbox row, whatever the number of recipients); the packages that came from
- * it. */
+ * messagetype and by state; the entries of its inbound system's inbox here (once per entry: the
+ * peer pulls each as a package of its own); the packages that came from it. Then the row ""
+ * of the packages internal to this platform: sent by a system here, with at least one recipient
+ * served here (not a peer's inbound system). */
 static const char sql_relay_stats[] =
     "SELECT pe.name,"
     " COALESCE(o.edoc, 0) + COALESCE(i.edoc, 0), COALESCE(o.status, 0) + COALESCE(i.status, 0),"
     " COALESCE(o.pending, 0), COALESCE(o.undeliverable, 0),"
-    " COALESCE(r.edoc, 0), COALESCE(r.status, 0)"
+    " COALESCE(r.edoc, 0), COALESCE(r.status, 0), 0"
     " FROM peer pe"
     " LEFT JOIN (SELECT peer,"
     "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
@@ -369,8 +370,8 @@ static const char sql_relay_stats[] =
     "   SUM(CASE WHEN state = 2 THEN 1 ELSE 0 END) AS undeliverable"
     "   FROM relay_outbox WHERE " PERIOD " GROUP BY peer) o ON o.peer = pe.name"
     " LEFT JOIN (SELECT recipient_system AS sys,"
-    "   COUNT(DISTINCT CASE WHEN messagetype = 0 THEN package_id END) AS edoc,"
-    "   COUNT(DISTINCT CASE WHEN messagetype = 1 THEN package_id END) AS status"
+    "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
+    "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status"
     "   FROM delivery WHERE " PERIOD
     "   AND recipient_system IN (SELECT inbound_system FROM peer WHERE inbound_system <> '')"
     "   GROUP BY recipient_system) i ON pe.inbound_system <> '' AND i.sys = pe.inbound_system"
@@ -379,7 +380,14 @@ static const char sql_relay_stats[] =
     "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status"
     "   FROM package WHERE origin_peer IS NOT NULL AND " PERIOD
     "   GROUP BY origin_peer) r ON r.origin_peer = pe.name"
-    " ORDER BY pe.name";
+    " UNION ALL SELECT '',"
+    "   COALESCE(SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END), 0),"
+    "   COALESCE(SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END), 0), 0, 0, 0, 0, 1"
+    "   FROM package p WHERE origin_peer IS NULL AND " PERIOD
+    "   AND EXISTS (SELECT 1 FROM delivery d WHERE d.package_id = p.id"
+    "     AND d.recipient_system <> ''"
+    "     AND d.recipient_system NOT IN (SELECT inbound_system FROM peer))"
+    " ORDER BY 8, 1";
 
 enum stmt_id {
     S_BEGIN_IMMEDIATE,
