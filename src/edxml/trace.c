@@ -84,7 +84,6 @@ int trace_start(struct pstate *st, enum el e, const xmlChar *prefix, int nb_name
 {
     struct trace_state *t = &st->trace;
     const char *pfx = prefix ? (const char *)prefix : "";
-    int local = declares(prefix, nb_namespaces, namespaces);
     switch (e) {
     case EL_HEADER:
         return set_prefix(st, &t->header_prefix, pfx);
@@ -95,9 +94,13 @@ int trace_start(struct pstate *st, enum el e, const xmlChar *prefix, int nb_name
             return -1;
         return place(st, &t->list, after_start_tag(st), pfx);
     case EL_TRACEHEADER:
-        return set_prefix(st, &t->elem_prefix, local ? t->list_prefix : pfx);
+        if (declares(prefix, nb_namespaces, namespaces))
+            pfx = t->list_prefix;
+        return set_prefix(st, &t->elem_prefix, pfx);
     case EL_MESSAGEHEADER:
-        return set_prefix(st, &t->elem_prefix, local ? t->header_prefix : pfx);
+        if (declares(prefix, nb_namespaces, namespaces))
+            pfx = t->header_prefix;
+        return set_prefix(st, &t->elem_prefix, pfx);
     default:
         return 0;
     }
