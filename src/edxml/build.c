@@ -5,7 +5,7 @@
 
 #include <libxml/xmlstring.h>
 
-#include "edxml/edxml.h"
+#include "edxml/edxml_int.h"
 
 #define P "edXML:"
 
@@ -21,7 +21,7 @@ static int fail(struct edxml_error *err, enum lt_err code, const char *what)
 
 /* Text must be UTF-8 without the control characters XML 1.0 cannot carry, else the result would
  * not parse back. */
-static int text_ok(const char *s)
+int edxml_text_ok(const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++)
         if (*c < 0x20 && *c != '\t' && *c != '\n' && *c != '\r')
@@ -29,7 +29,7 @@ static int text_ok(const char *s)
     return xmlCheckUTF8((const unsigned char *)s) != 0;
 }
 
-static int put_escaped(struct buf *out, const char *s)
+int edxml_put_escaped(struct buf *out, const char *s)
 {
     for (; *s; s++) {
         const char *rep = NULL;
@@ -61,7 +61,7 @@ static int leaf(struct buf *out, int indent, const char *name, const char *value
 {
     if (!value)
         return 0;
-    if (buf_printf(out, "%*s<" P "%s>", indent, "", name) || put_escaped(out, value) ||
+    if (buf_printf(out, "%*s<" P "%s>", indent, "", name) || edxml_put_escaped(out, value) ||
         buf_printf(out, "</" P "%s>\n", name))
         return -1;
     return 0;
@@ -148,7 +148,7 @@ static int all_text_ok(const struct edxml_status_spec *s)
                        s->timestamp,
                        s->trace_organ_id};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (v[i] && !text_ok(v[i]))
+        if (v[i] && !edxml_text_ok(v[i]))
             return 0;
     return 1;
 }

@@ -26,14 +26,14 @@
 #define EDXML_NS "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
 struct edxml_limits {
-    size_t max_input_bytes;      /* whole package, as received */
-    unsigned max_depth;          /* element nesting */
-    unsigned max_elements;       /* elements in the whole package */
-    size_t max_name_bytes;       /* element/attribute names */
-    size_t max_text_bytes;       /* text of any element other than ContentTransferEncoded */
-    unsigned max_recipients;     /* MessageHeader/To */
-    unsigned max_repeats;        /* any other repeatable element (ResponseFor, TraceHeader...) */
-    unsigned max_attachments;    /* AttachmentEncoded/Attachment */
+    size_t max_input_bytes;        /* whole package, as received */
+    unsigned max_depth;            /* element nesting */
+    unsigned max_elements;         /* elements in the whole package */
+    size_t max_name_bytes;         /* element/attribute names */
+    size_t max_text_bytes;         /* text of any element other than ContentTransferEncoded */
+    unsigned max_recipients;       /* MessageHeader/To */
+    unsigned max_repeats;          /* any other repeatable element (ResponseFor, TraceHeader...) */
+    unsigned max_attachments;      /* AttachmentEncoded/Attachment */
     uint64_t max_attachment_bytes; /* decoded size of one attachment */
 };
 /* Defaults: 256 MB input, depth 32, 100000 elements, 256-byte names, 1 MB text, 1000
@@ -41,10 +41,10 @@ struct edxml_limits {
 void edxml_limits_default(struct edxml_limits *lim);
 
 struct edxml_error {
-    enum lt_err code; /* one of LT_ERR_EDXML_*, or LT_ERR_INTERNAL on allocation failure */
-    int line;         /* 1-based; 0 when unknown */
-    int column;       /* 1-based; 0 when unknown */
-    char message[256];/* ASCII, human-readable, includes line/column when known */
+    enum lt_err code;  /* one of LT_ERR_EDXML_*, or LT_ERR_INTERNAL on allocation failure */
+    int line;          /* 1-based; 0 when unknown */
+    int column;        /* 1-based; 0 when unknown */
+    char message[256]; /* ASCII, human-readable, includes line/column when known */
 };
 
 enum edxml_kind { EDXML_EDOC, EDXML_STATUS };
@@ -133,6 +133,12 @@ struct edxml_package {
     size_t n_replacements;
     struct edxml_staff bussiness_staff;
 
+    /* Where a relay appends its own TraceHeader (edxml_trace_text, edxml_trace_splice): the
+     * insertion point in the bytes as received, found while parsing. */
+    int64_t trace_offset; /* byte offset in the input where this hop's trace goes; -1 = unknown */
+    int trace_new_list;   /* 1: no TraceHeaderList exists; a whole list goes at trace_offset */
+    char *trace_prefix;   /* namespace prefix to write the new elements with ("" = none) */
+
     /* Signature (XML-DSig, no prefix, in the QCVN namespace in real files) */
     int has_signature;
 
@@ -180,6 +186,36 @@ int edxml_check_routable(const struct edxml_package *pkg, enum edxml_kind kind,
  * NULL when none. */
 const char *edxml_status_target(const struct edxml_package *pkg);
 
+/* Relaying: the next platform and the recipient must get the sender's bytes unchanged plus one
+ * TraceHeader per hop, so the trace is inserted into the bytes, never re-serialised.
+ *
+ * The parser sets pkg->trace_offset: just after the end tag of the last TraceHeader of the
+ * edXMLHeader's TraceHeaderList, or just after the list's start tag when it has no TraceHeader,
+ * or, when edXMLHeader has no TraceHeaderList (status packages), just after the end tag of its
+ * MessageHeader with trace_new_list = 1. trace_prefix is the prefix of that TraceHeader, list or
+ * MessageHeader, or of its parent when the element declares its prefix itself (the declaration
+ * is then out of scope at the insertion point). trace_offset is -1 (and trace_prefix NULL) when
+ * there is no such place, when the list is an empty-element tag (<TraceHeaderList/>: nothing can
+ * go inside it without rewriting it), and when the input is not UTF-8 (a declared encoding other
+ * than UTF-8, a UTF-16 BOM): libxml2 then parses a converted copy whose positions are not the
+ * input's, and UTF-8 text could not be inserted anyway.
+ *
+ * edxml_trace_text() appends to out the text to insert at pkg->trace_offset, with no whitespace
+ * (the bytes are a function of the arguments only):
+ *   <P:TraceHeader><P:OrganId>ID</P:OrganId><P:Timestamp>TS</P:Timestamp></P:TraceHeader>
+ * where P: is trace_prefix and ':' (nothing when the prefix is empty), wrapped in
+ * <P:TraceHeaderList>...</P:TraceHeaderList> when trace_new_list. organ_id and timestamp
+ * ("yyyy/MM/dd HH:mm:ss") are escaped. Returns -1, out unchanged, when trace_offset < 0, when a
+ * value is NULL or not text XML can carry (invalid UTF-8, control characters), or on allocation
+ * failure. */
+int edxml_trace_text(const struct edxml_package *pkg, const char *organ_id, const char *timestamp,
+                     struct buf *out);
+/* Appends doc[0..offset) + text + doc[offset..len) to out. Checks what the streaming parser could
+ * not see: 0 < offset <= len and doc[offset - 1] == '>' (the end of a tag). Returns -1, out
+ * unchanged, when a check fails or on allocation failure. */
+int edxml_trace_splice(const void *doc, size_t len, int64_t offset, const char *text,
+                       struct buf *out);
+
 /* Agency identifier forms (Quyet dinh 20/2020/QD-TTg): 1 when s has the standard form
  * "DDD.DD.DD.Lnn" (e.g. 000.00.00.H34), 0 otherwise. Other forms (vxp.saas.03, 28.22.H17)
  * are legal opaque ids; edxml_organ_id_ok() only refuses what can never be an id: empty, longer
@@ -193,13 +229,13 @@ const char *edxml_status_code_name(const char *code);
 
 /* A status package to build (strings may be NULL = element omitted, except the required ones). */
 struct edxml_status_spec {
-    struct edxml_organ from;                 /* from.organ_id required */
-    struct edxml_response_for response_for;  /* response_for.organ_id required */
+    struct edxml_organ from;                /* from.organ_id required */
+    struct edxml_response_for response_for; /* response_for.organ_id required */
     struct edxml_staff staff_info;
-    const char *status_code;                 /* required: "01".."16" */
+    const char *status_code; /* required: "01".."16" */
     const char *description;
-    const char *timestamp;                   /* "yyyy/MM/dd HH:mm:ss"; required */
-    const char *trace_organ_id;              /* TraceHeader OrganId; defaults to from.organ_id */
+    const char *timestamp;      /* "yyyy/MM/dd HH:mm:ss"; required */
+    const char *trace_organ_id; /* TraceHeader OrganId; defaults to from.organ_id */
 };
 /* Appends a UTF-8 status package, in the element order the national library writes, to out.
  * Text is escaped; the result parses back with edxml_parse(). */

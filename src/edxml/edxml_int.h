@@ -1,5 +1,6 @@
 /* edxml_int — state shared by the parser files (parse.c drives libxml2, fields.c maps elements to
- * package fields, attach.c decodes attachments). Private to src/edxml. */
+ * package fields, attach.c decodes attachments, trace.c follows the relay's insertion point).
+ * Private to src/edxml. */
 #ifndef LT_EDXML_INT_H
 #define LT_EDXML_INT_H
 
@@ -93,6 +94,22 @@ enum el {
     EL__COUNT
 };
 
+/* trace.c: a place where a relay's TraceHeader could go (offset -1: none usable there) and the
+ * prefix to write it with. */
+struct trace_place {
+    int seen;
+    int64_t offset;
+    char *prefix;
+};
+
+struct trace_state {
+    struct trace_place list;   /* in edXMLHeader/TraceHeaderList; the last one seen wins */
+    struct trace_place header; /* after edXMLHeader/MessageHeader, for a new list */
+    char *header_prefix;       /* of the open edXMLHeader: bound anywhere inside it */
+    char *list_prefix;         /* of the open TraceHeaderList */
+    char *elem_prefix;         /* to write with after the open TraceHeader or MessageHeader */
+};
+
 struct pstate {
     xmlParserCtxtPtr ctxt;
     const struct edxml_limits *lim;
@@ -120,6 +137,8 @@ struct pstate {
     int cte_invalid; /* the current ContentTransferEncoded is not base64: skip the rest */
     struct b64_dec dec;
     struct sha256_ctx sha;
+
+    struct trace_state trace;
 };
 
 /* parse.c: records the first error (message gets " (line L, column C)" when known) and stops the
@@ -144,5 +163,20 @@ int cte_begin(struct pstate *st);
 int cte_data(struct pstate *st, const char *text, size_t len);
 int cte_end(struct pstate *st);
 void cte_abort(struct pstate *st);
+
+/* trace.c: follows the insertion point of a relay's TraceHeader. trace_start() is called after
+ * tags[depth-1] was pushed, trace_end() before it is popped (both read the parser's position, so
+ * only from the SAX callbacks); trace_finish() sets the package's trace_* fields; trace_free()
+ * releases the state. */
+int trace_start(struct pstate *st, enum el e, const xmlChar *prefix, int nb_namespaces,
+                const xmlChar **namespaces);
+int trace_end(struct pstate *st, enum el e);
+void trace_finish(struct pstate *st);
+void trace_free(struct pstate *st);
+
+/* build.c: text that XML 1.0 can carry (UTF-8, no control character but tab, LF, CR), and the
+ * same text escaped for element content (& < > " and CR, which a parser would normalise away). */
+int edxml_text_ok(const char *s);
+int edxml_put_escaped(struct buf *out, const char *s);
 
 #endif

@@ -145,6 +145,7 @@ void edxml_package_free(struct edxml_package *pkg)
     free_document_fields(pkg);
     free_lists(pkg);
     free_body(pkg);
+    free(pkg->trace_prefix);
     free(pkg);
 }
 

@@ -1,7 +1,8 @@
 /* parse — the streaming edXML parser: drives the libxml2 SAX2 push parser chunk by chunk and
  * enforces what the format's users rely on: well-formedness (with line and column), no DTD and no
  * entity of any kind, an edXMLEnvelope in the QCVN namespace, and the limits of struct
- * edxml_limits. Fields are stored by fields.c, attachments decoded by attach.c.
+ * edxml_limits. Fields are stored by fields.c, attachments decoded by attach.c, and the point
+ * where a relay inserts its TraceHeader followed by trace.c.
  *
  * Thread safety: all state lives in struct pstate and the parser context; libxml2 is initialised
  * once, and the error handler is the context's own (sax->serror), never the global one. */
@@ -191,7 +192,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     if (st->failed || check_names(st, localname, prefix, nb_attrs, attrs) ||
         push_element(st, localname, uri))
         return;
-    fields_start(st, (enum el)st->tags[st->depth - 1], attrs, nb_attrs);
+    enum el e = (enum el)st->tags[st->depth - 1];
+    if (trace_start(st, e, prefix, nb_namespaces, namespaces) == 0)
+        fields_start(st, e, attrs, nb_attrs);
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
@@ -199,6 +202,7 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
     struct pstate *st = ctx;
     if (st->failed || st->depth == 0)
         return;
+    trace_end(st, (enum el)st->tags[st->depth - 1]);
     fields_end(st);
     st->depth--;
     st->run = 0;
@@ -276,6 +280,7 @@ static void finish_checks(struct pstate *st)
                   "edXML has no edXMLEnvelope element under the root element");
     struct edxml_package *p = st->pkg;
     p->kind = p->status_code && p->n_to == 0 ? EDXML_STATUS : EDXML_EDOC;
+    trace_finish(st);
 }
 
 static int run_parser(struct pstate *st, edxml_read_fn read, void *read_ctx)
@@ -296,6 +301,7 @@ static int run_parser(struct pstate *st, edxml_read_fn read, void *read_ctx)
         st->ctxt = NULL;
     }
     cte_abort(st);
+    trace_free(st);
     buf_free(&st->text);
     free(st->tags);
     free(chunk);
