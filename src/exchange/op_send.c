@@ -85,11 +85,6 @@ static void send_done(struct commit_job *cj, int ok)
 
 /* --- request checks before the commit --- */
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 /* Finds the document inside the body: SHA-256 of (body minus a final CRLF) or of the whole body
  * must equal hash-file (unpadded hex, as the SDK renders it). Without hash-file, one trailing
  * CRLF is dropped. */

@@ -1197,7 +1197,8 @@ static void test_relay_stats(void **state)
     struct store *s = open_in(dir);
     struct rstats_seen seen = {0};
     assert_int_equal(s->relay_stats(s->cls, 0, 0, rstats_cb, &seen), STORE_ONE_RESULT);
-    assert_int_equal(seen.n, 0); /* no peer, no row */
+    assert_int_equal(seen.n, 1); /* no peer: only the internal row */
+    check_rstats(&seen, 0, "", 0, 0, 0, 0, 0, 0);
 
     begin(s);
     put_peer(s, "quiet");
@@ -1218,7 +1219,7 @@ static void test_relay_stats(void **state)
     put_outbox(s, "h3", PKG4, "hoabinh", STORE_MSG_EDOC, STORE_RELAY_SENT, 0, 0, 3999);
     /* a removed peer's rows stay, in no row */
     put_outbox(s, "g1", PKG4, "gone", STORE_MSG_EDOC, STORE_RELAY_PENDING, 0, 0, 1200);
-    /* packages in the inbox of ndxp's inbound system (ndxp pulls them): once per package */
+    /* entries in the inbox of ndxp's inbound system (ndxp pulls each as a package) */
     put_dlv(s, "i1", PKG4, "X1", "SYS.NDXP", STORE_MSG_EDOC, NULL, 1200);
     put_dlv(s, "i2", PKG4, "X2", "SYS.NDXP", STORE_MSG_EDOC, NULL, 1200);
     put_dlv(s, "i3", PKG2, "X1", "SYS.NDXP", STORE_MSG_STATUS, NULL, 1500);
@@ -1236,33 +1237,38 @@ static void test_relay_stats(void **state)
     /* [1000, 4000): the start counts, the end does not */
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 1000, 4000, rstats_cb, &seen), STORE_ONE_RESULT);
-    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.n, 4);
     check_rstats(&seen, 0, "hoabinh", 3, 0, 1, 1, 1, 0);
-    check_rstats(&seen, 1, "ndxp", 2, 2, 1, 0, 1, 1);
+    check_rstats(&seen, 1, "ndxp", 3, 2, 1, 0, 1, 1);
     check_rstats(&seen, 2, "quiet", 0, 0, 0, 0, 0, 0);
+    /* internal: PKG1 has a recipient served here (PKG4 and PKG2 only go to ndxp's inbox) */
+    check_rstats(&seen, 3, "", 1, 0, 0, 0, 0, 0);
 
     /* unbounded */
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 0, 0, rstats_cb, &seen), STORE_ONE_RESULT);
-    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.n, 4);
     check_rstats(&seen, 0, "hoabinh", 3, 0, 1, 1, 1, 0);
-    check_rstats(&seen, 1, "ndxp", 4, 2, 1, 1, 2, 1);
+    check_rstats(&seen, 1, "ndxp", 5, 2, 1, 1, 2, 1);
     check_rstats(&seen, 2, "quiet", 0, 0, 0, 0, 0, 0);
+    check_rstats(&seen, 3, "", 1, 0, 0, 0, 0, 0);
 
     /* one side open */
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 2000, 0, rstats_cb, &seen), STORE_ONE_RESULT);
     check_rstats(&seen, 0, "hoabinh", 1, 0, 0, 0, 0, 0);
     check_rstats(&seen, 1, "ndxp", 2, 0, 0, 1, 2, 1);
+    check_rstats(&seen, 3, "", 0, 0, 0, 0, 0, 0);
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 0, 1001, rstats_cb, &seen), STORE_ONE_RESULT);
     check_rstats(&seen, 0, "hoabinh", 1, 0, 0, 1, 1, 0);
     check_rstats(&seen, 1, "ndxp", 1, 0, 1, 0, 0, 0);
+    check_rstats(&seen, 3, "", 1, 0, 0, 0, 0, 0);
 
     /* an empty period still gives every peer */
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 100000, 200000, rstats_cb, &seen), STORE_ONE_RESULT);
-    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.n, 4);
     check_rstats(&seen, 1, "ndxp", 0, 0, 0, 0, 0, 0);
 
     seen = (struct rstats_seen){.stop_after = 1};
@@ -1277,6 +1283,7 @@ static void test_relay_stats(void **state)
     seen = (struct rstats_seen){0};
     assert_int_equal(s->relay_stats(s->cls, 1000, 4000, rstats_cb, &seen), STORE_ONE_RESULT);
     check_rstats(&seen, 1, "ndxp", 1, 1, 1, 0, 1, 1);
+    check_rstats(&seen, 3, "", 2, 1, 0, 0, 0, 0); /* PKG4 and PKG2 are now internal */
     store_close(s);
     free(dir);
 }
@@ -1432,7 +1439,7 @@ static void test_upgrade_3(void **state)
     commit(s);
     struct rstats_seen seen = {0};
     assert_int_equal(s->relay_stats(s->cls, 0, 0, rstats_cb, &seen), STORE_ONE_RESULT);
-    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.n, 2);
     check_rstats(&seen, 0, "ndxp", 1, 0, 1, 0, 0, 0);
     store_close(s);
     free(dir);
