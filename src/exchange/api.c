@@ -38,8 +38,8 @@ void api_error(struct http_request *req, enum lt_err e, const char *detail)
     if (detail)
         buf_printf(&m, ": %s", detail);
     api_reply_json(req, (unsigned)lt_err_http(e),
-               json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
-                         "message", m.data));
+                   json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
+                             "message", m.data));
     buf_free(&m);
 }
 
@@ -169,28 +169,29 @@ void api_metrics(struct http_request *req)
                (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
     struct gateway_counts gc;
     gateway_counts(a->gateway, &gc);
-    buf_printf(&b,
-               "# HELP lienthong_gateway_calls_total Gateway calls received.\n"
-               "# TYPE lienthong_gateway_calls_total counter\n"
-               "lienthong_gateway_calls_total %llu\n"
-               "# HELP lienthong_gateway_forwarded_total Gateway calls forwarded to a provider.\n"
-               "# TYPE lienthong_gateway_forwarded_total counter\n"
-               "lienthong_gateway_forwarded_total %llu\n"
-               "# HELP lienthong_gateway_refused_total Gateway calls refused by the gateway.\n"
-               "# TYPE lienthong_gateway_refused_total counter\n"
-               "lienthong_gateway_refused_total %llu\n"
-               "# HELP lienthong_gateway_upstream_failures_total Connection failures and timeouts.\n"
-               "# TYPE lienthong_gateway_upstream_failures_total counter\n"
-               "lienthong_gateway_upstream_failures_total %llu\n"
-               "# HELP lienthong_gateway_in_flight Calls being forwarded now.\n"
-               "# TYPE lienthong_gateway_in_flight gauge\n"
-               "lienthong_gateway_in_flight %llu\n"
-               "# HELP lienthong_gateway_breakers_open Providers whose circuit breaker is open.\n"
-               "# TYPE lienthong_gateway_breakers_open gauge\n"
-               "lienthong_gateway_breakers_open %llu\n",
-               (unsigned long long)gc.calls, (unsigned long long)gc.forwarded,
-               (unsigned long long)gc.refused, (unsigned long long)gc.upstream_failures,
-               (unsigned long long)gc.in_flight, (unsigned long long)gc.breakers_open);
+    buf_printf(
+        &b,
+        "# HELP lienthong_gateway_calls_total Gateway calls received.\n"
+        "# TYPE lienthong_gateway_calls_total counter\n"
+        "lienthong_gateway_calls_total %llu\n"
+        "# HELP lienthong_gateway_forwarded_total Gateway calls forwarded to a provider.\n"
+        "# TYPE lienthong_gateway_forwarded_total counter\n"
+        "lienthong_gateway_forwarded_total %llu\n"
+        "# HELP lienthong_gateway_refused_total Gateway calls refused by the gateway.\n"
+        "# TYPE lienthong_gateway_refused_total counter\n"
+        "lienthong_gateway_refused_total %llu\n"
+        "# HELP lienthong_gateway_upstream_failures_total Connection failures and timeouts.\n"
+        "# TYPE lienthong_gateway_upstream_failures_total counter\n"
+        "lienthong_gateway_upstream_failures_total %llu\n"
+        "# HELP lienthong_gateway_in_flight Calls being forwarded now.\n"
+        "# TYPE lienthong_gateway_in_flight gauge\n"
+        "lienthong_gateway_in_flight %llu\n"
+        "# HELP lienthong_gateway_breakers_open Providers whose circuit breaker is open.\n"
+        "# TYPE lienthong_gateway_breakers_open gauge\n"
+        "lienthong_gateway_breakers_open %llu\n",
+        (unsigned long long)gc.calls, (unsigned long long)gc.forwarded,
+        (unsigned long long)gc.refused, (unsigned long long)gc.upstream_failures,
+        (unsigned long long)gc.in_flight, (unsigned long long)gc.breakers_open);
     http_reply(req, 200, "text/plain; version=0.0.4", b.data, b.len);
     buf_free(&b);
 }

@@ -14,8 +14,13 @@
 struct fetch_stream {
     struct store *st;
     char package_id[STORE_ID_MAX + 1];
-    uint64_t size; /* package bytes */
-    int base64;    /* getEdoc: JSON envelope around base64 */
+    uint64_t size; /* bytes of the copy handed out (package + trace) */
+    /* A peer pulling from its inbound system's inbox gets this platform's TraceHeader spliced in
+     * at trace_at (trace_len 0: the package as stored). */
+    uint64_t trace_at;
+    char *trace;
+    size_t trace_len;
+    int base64; /* getEdoc: JSON envelope around base64 */
     const char *prefix, *suffix;
     uint64_t emitted; /* bytes of output produced so far */
     uint64_t in_off;  /* package bytes consumed so far */
@@ -47,11 +52,23 @@ static int refill(struct fetch_stream *f)
                 f->size - f->in_off < RAW_CHUNK ? (size_t)(f->size - f->in_off) : RAW_CHUNK;
             size_t got = 0;
             while (got < want) {
+                uint64_t pos = f->in_off + got; /* in the copy */
                 size_t n = 0;
-                if (f->st->package_read(f->st->cls, f->package_id, (int64_t)(f->in_off + got),
-                                        raw + got, want - got, &n) != STORE_ONE_RESULT ||
-                    n == 0)
-                    return -1;
+                if (f->trace_len && pos >= f->trace_at && pos < f->trace_at + f->trace_len) {
+                    n = (size_t)(f->trace_at + f->trace_len - pos);
+                    if (n > want - got)
+                        n = want - got;
+                    memcpy(raw + got, f->trace + (pos - f->trace_at), n);
+                } else {
+                    uint64_t src = pos < f->trace_at ? pos : pos - f->trace_len;
+                    size_t cap = want - got;
+                    if (f->trace_len && pos < f->trace_at && f->trace_at - pos < cap)
+                        cap = (size_t)(f->trace_at - pos);
+                    if (f->st->package_read(f->st->cls, f->package_id, (int64_t)src, raw + got, cap,
+                                            &n) != STORE_ONE_RESULT ||
+                        n == 0)
+                        return -1;
+                }
                 got += n;
             }
             f->in_off += got;
@@ -94,6 +111,52 @@ static ssize_t fetch_read(void *ctx, uint64_t pos, char *buf, size_t max)
     }
     f->emitted += n;
     return n ? (ssize_t)n : -1;
+}
+
+struct inbound_lookup {
+    const char *system;
+    int found;
+};
+
+static int match_inbound(void *ctx, const struct store_peer *p)
+{
+    struct inbound_lookup *l = ctx;
+    if (p->inbound_system && *p->inbound_system && strcmp(p->inbound_system, l->system) == 0)
+        l->found = 1;
+    return l->found;
+}
+
+/* When the caller is a peer platform pulling its inbox here, the copy it takes carries this
+ * platform's TraceHeader, like the copies the relay pushes (the same text, fixed at acceptance):
+ * sets f->trace*. Anything missing or not fitting the bytes leaves the package as stored. */
+static void trace_for_peer(struct vxp_call *call, struct fetch_stream *f, uint64_t size)
+{
+    struct store *st = call->app->store;
+    struct inbound_lookup l = {call->system_id, 0};
+    if (st->peer_list(st->cls, match_inbound, &l) < 0 || !l.found)
+        return;
+    int64_t off = -1;
+    char *text = NULL;
+    if (st->package_trace_get(st->cls, f->package_id, &off, &text) != STORE_ONE_RESULT)
+        return;
+    char before = 0;
+    size_t n = 0;
+    if (off > 0 && (uint64_t)off <= size &&
+        st->package_read(st->cls, f->package_id, off - 1, &before, 1, &n) == STORE_ONE_RESULT &&
+        n == 1 && before == '>') {
+        f->trace = text;
+        f->trace_len = strlen(text);
+        f->trace_at = (uint64_t)off;
+    } else {
+        free(text);
+    }
+}
+
+static void fetch_free(void *ctx)
+{
+    struct fetch_stream *f = ctx;
+    free(f->trace);
+    free(f);
 }
 
 /* Resolves docId to a package the caller may read; fills pkg. */
@@ -148,6 +211,8 @@ static void fetch(struct vxp_call *call, int base64)
     f->st = call->app->store;
     snprintf(f->package_id, sizeof f->package_id, "%s", pkg.id);
     f->size = (uint64_t)pkg.size;
+    trace_for_peer(call, f, f->size);
+    f->size += f->trace_len;
     f->base64 = base64;
     f->prefix = base64 ? JSON_PREFIX : "";
     f->suffix = base64 ? JSON_SUFFIX : "";
@@ -157,7 +222,7 @@ static void fetch(struct vxp_call *call, int base64)
     store_package_clear(&pkg);
     http_reply_stream(call->req, 200,
                       base64 ? "application/json; charset=utf-8" : "application/xml; charset=utf-8",
-                      total, fetch_read, f, free);
+                      total, fetch_read, f, fetch_free);
 }
 
 void op_get_edoc(struct vxp_call *call)

@@ -250,8 +250,7 @@ void op_send_edoc(struct vxp_call *call)
 
     struct edxml_package *pkg = NULL;
     struct edxml_error perr = {0};
-    if (rewind_doc(rd) != 0 ||
-        edxml_parse(parse_read, rd, &app->limits, NULL, &pkg, &perr) != 0) {
+    if (rewind_doc(rd) != 0 || edxml_parse(parse_read, rd, &app->limits, NULL, &pkg, &perr) != 0) {
         vxp_log_async(app, call->system_id, "send", "", sha, "refused:edxml");
         vxp_fail(call, perr.code, perr.message);
         send_job_free(j);

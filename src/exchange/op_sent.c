@@ -29,7 +29,8 @@ static const char *remote_desc(const char *state)
 
 /* A recipient on another platform: sendStatus is the relay's (pending, sent, undeliverable:
  * "sent" = the peer took it), receiveStatus what the peer last reported of the recipient. */
-static int relayed_fields(json_t *item, const struct store_outbox *o, const struct store_delivery *d)
+static int relayed_fields(json_t *item, const struct store_outbox *o,
+                          const struct store_delivery *d)
 {
     struct buf desc = {0};
     const char *state = store_relay_state_name(o->state);

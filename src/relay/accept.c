@@ -85,7 +85,8 @@ int accept_take_package(struct accept_job *j, const struct edxml_package *pkg)
         if (pkg->traces[i].organ_id &&
             strv_add(&j->trace_organs, &j->n_trace_organs, pkg->traces[i].organ_id) != 0)
             return -1;
-    if (pkg->n_traces >= ACCEPT_MAX_HOPS && strv_add(&j->trace_organs, &j->n_trace_organs, "*") != 0)
+    if (pkg->n_traces >= ACCEPT_MAX_HOPS &&
+        strv_add(&j->trace_organs, &j->n_trace_organs, "*") != 0)
         return -1;
     for (size_t i = 0; i < pkg->n_response_for; i++) {
         const struct edxml_response_for *r = &pkg->response_for[i];
@@ -181,9 +182,27 @@ static enum store_rc log_refusal(struct accept_job *j, struct store *st, int64_t
     return st->txlog_append(st->cls, &rec);
 }
 
+/* This hop's TraceHeader (this platform and the acceptance time), fixed now so that every copy
+ * that leaves, whenever and however often, is the same bytes. trace->data NULL: none. */
+static void hop_trace(struct accept_job *j, int64_t now, struct buf *trace)
+{
+    if (j->trace_offset < 0 || !*relay_router_platform(j->relay))
+        return;
+    char ts[20];
+    fmt_edxml_timestamp(now, ts);
+    struct edxml_package where = {.trace_offset = j->trace_offset,
+                                  .trace_new_list = j->trace_new_list,
+                                  .trace_prefix = j->trace_prefix};
+    if (edxml_trace_text(&where, relay_router_platform(j->relay), ts, trace) != 0) {
+        log_warn("relay: package %s leaves without this hop's TraceHeader", j->doc_id);
+        buf_free(trace);
+    }
+}
+
 /* The outbox row of one peer: its recipients and this hop's TraceHeader. */
 static enum store_rc write_outbox(struct accept_job *j, struct store *st, const char *peer,
-                                  const struct routed *r, int64_t now, char *ret_id)
+                                  const struct routed *r, const struct buf *trace, int64_t now,
+                                  char *ret_id)
 {
     json_t *to = json_array();
     for (size_t i = 0; to && i < j->n_recipients; i++)
@@ -191,27 +210,15 @@ static enum store_rc write_outbox(struct accept_job *j, struct store *st, const 
             json_array_append_new(to, json_string(j->recipients[i]));
     char *to_text = to ? json_dumps(to, JSON_COMPACT) : NULL;
     json_decref(to);
-
-    struct buf trace = {0};
-    int64_t offset = -1;
-    if (j->trace_offset >= 0) {
-        char ts[20];
-        fmt_edxml_timestamp(now, ts);
-        struct edxml_package where = {.trace_offset = j->trace_offset,
-                                      .trace_new_list = j->trace_new_list,
-                                      .trace_prefix = j->trace_prefix};
-        if (edxml_trace_text(&where, relay_router_platform(j->relay), ts, &trace) == 0)
-            offset = j->trace_offset;
-    }
     enum store_rc rc = STORE_HARD_ERROR;
-    if (to_text && (offset < 0 || trace.data) && random_uuid(ret_id) == 0) {
+    if (to_text && random_uuid(ret_id) == 0) {
         struct store_outbox o = {.id = ret_id,
                                  .package_id = j->doc_id,
                                  .peer = (char *)peer,
                                  .messagetype = j->meta.messagetype,
                                  .recipients = to_text,
-                                 .insert_offset = offset,
-                                 .insert_text = offset >= 0 ? trace.data : "",
+                                 .insert_offset = trace->data ? j->trace_offset : -1,
+                                 .insert_text = trace->data ? trace->data : "",
                                  .state = STORE_RELAY_PENDING,
                                  .attempts = 0,
                                  .next_ms = now,
@@ -223,10 +230,7 @@ static enum store_rc write_outbox(struct accept_job *j, struct store *st, const 
                                  .updated_ms = now};
         rc = st->outbox_insert(st->cls, &o);
     }
-    if (offset < 0 && j->trace_offset >= 0)
-        log_warn("relay: package %s goes to %s without this hop's TraceHeader", j->doc_id, peer);
     free(to_text);
-    buf_free(&trace);
     return rc;
 }
 
@@ -244,10 +248,17 @@ static enum store_rc write_all(struct accept_job *j, struct store *st, const str
     if (rc < 0)
         return rc;
 
+    struct buf trace = {0};
+    hop_trace(j, now, &trace);
+    if (trace.data)
+        rc = st->package_trace_put(st->cls, j->doc_id, j->trace_offset, trace.data);
     /* Outbox rows first (one per peer), so that each relayed delivery can name its row. */
     char(*row_ids)[UUID_SIZE] = calloc(j->n_recipients ? j->n_recipients : 1, sizeof *row_ids);
-    if (!row_ids)
-        return STORE_HARD_ERROR;
+    if (!row_ids || rc < 0) {
+        free(row_ids);
+        buf_free(&trace);
+        return rc < 0 ? rc : STORE_HARD_ERROR;
+    }
     for (size_t i = 0; rc >= 0 && i < j->n_recipients; i++) {
         if (r[i].kind != RELAY_TO_PEER)
             continue;
@@ -261,7 +272,7 @@ static enum store_rc write_all(struct accept_job *j, struct store *st, const str
             memcpy(row_ids[i], row_ids[first], UUID_SIZE);
             continue;
         }
-        rc = write_outbox(j, st, r[i].peer, r, now, row_ids[i]);
+        rc = write_outbox(j, st, r[i].peer, r, &trace, now, row_ids[i]);
         if (rc >= 0 && strv_add(&j->kick_peers, &j->n_kick_peers, r[i].peer) != 0)
             rc = STORE_HARD_ERROR;
     }
@@ -284,6 +295,7 @@ static enum store_rc write_all(struct accept_job *j, struct store *st, const str
         rc = st->delivery_insert(st->cls, &d);
     }
     free(row_ids);
+    buf_free(&trace);
     if (rc < 0)
         return rc;
 
@@ -350,9 +362,9 @@ enum store_rc accept_execute(struct store *st, struct commit_job *cj)
         return log_refusal(j, st, now);
     }
     if (rc >= 0) {
-        const char *origin =
-            j->pulled_peer ? j->pulled_peer
-                           : relay_router_peer_of_system(j->relay, j->meta.sender_system);
+        const char *origin = j->pulled_peer
+                                 ? j->pulled_peer
+                                 : relay_router_peer_of_system(j->relay, j->meta.sender_system);
         if (origin && !(j->meta.origin_peer = strdup(origin)))
             rc = STORE_HARD_ERROR;
     }

@@ -41,8 +41,8 @@ struct accept_job {
     store_read_fn read;
     void *read_ctx;
     int (*rewind)(void *read_ctx);
-    int64_t dedupe_window_ms;  /* > 0: (sender_system, sha256) duplicate check */
-    char *pulled_peer;         /* pulled: the peer and its docId (duplicate check, record) */
+    int64_t dedupe_window_ms; /* > 0: (sender_system, sha256) duplicate check */
+    char *pulled_peer;        /* pulled: the peer and its docId (duplicate check, record) */
     char *pulled_doc_id;
     /* From the parse: where this hop's TraceHeader goes, and the hops already passed. */
     int64_t trace_offset;

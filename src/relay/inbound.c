@@ -12,11 +12,12 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define PROMPT_GAP_MS 200   /* a pull prompted by activity waits at least this after the last */
-#define TRACK_MAX 24        /* getSentEdocList asks per row: 1 s doubling to 10 min, ~3 hours */
+#define PROMPT_GAP_MS 200 /* a pull prompted by activity waits at least this after the last */
+#define TRACK_MAX 24      /* getSentEdocList asks per row: 1 s doubling to 10 min, ~3 hours */
 #define TRACK_CAP_MS 600000
 
-/* --- pulled packages --------------------------------------------------------------------------- */
+/* --- pulled packages ---------------------------------------------------------------------------
+ */
 
 struct pull_batch {
     pthread_mutex_t mu;
@@ -237,7 +238,8 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
     return unreachable ? -1 : taken;
 }
 
-/* --- tracking ---------------------------------------------------------------------------------- */
+/* --- tracking ----------------------------------------------------------------------------------
+ */
 
 struct track_job {
     struct commit_job job;
@@ -374,7 +376,8 @@ static int track_round(struct peer_rt *p, struct vxp_client *c)
     return unreachable ? -1 : 0;
 }
 
-/* --- the loop ---------------------------------------------------------------------------------- */
+/* --- the loop ----------------------------------------------------------------------------------
+ */
 
 void *relay_puller_main(void *arg)
 {

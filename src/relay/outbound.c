@@ -32,7 +32,8 @@ static void inflight_remove(struct peer_rt *p, const char *id)
         }
 }
 
-/* --- outcomes ---------------------------------------------------------------------------------- */
+/* --- outcomes ----------------------------------------------------------------------------------
+ */
 
 struct outcome_job {
     struct commit_job job;
@@ -84,7 +85,8 @@ static char *set_str(char **dst, const char *v)
     return n;
 }
 
-/* --- one attempt ------------------------------------------------------------------------------- */
+/* --- one attempt -------------------------------------------------------------------------------
+ */
 
 static int read_package(struct store *st, const char *id, struct buf *out)
 {
@@ -131,8 +133,7 @@ static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox
         res = vxp_send_edoc(c, store_msgtype_name(row->messagetype), row->recipients,
                             doc->data ? doc->data : "", doc->len, remote_id, sizeof remote_id);
         if (res == VXP_FAILED)
-            snprintf(error, sizeof error, "%s: %s", vxp_client_error_code(c),
-                     vxp_client_error(c));
+            snprintf(error, sizeof error, "%s: %s", vxp_client_error_code(c), vxp_client_error(c));
         else if (res == VXP_UNREACHABLE)
             snprintf(error, sizeof error, "%s", vxp_client_error(c));
     }
@@ -229,7 +230,8 @@ void *relay_worker_main(void *arg)
     return NULL;
 }
 
-/* --- the scheduler ----------------------------------------------------------------------------- */
+/* --- the scheduler -----------------------------------------------------------------------------
+ */
 
 struct due_list {
     struct store_outbox *v;

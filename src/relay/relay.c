@@ -159,7 +159,8 @@ void relay_note_call(struct peer_rt *p, int answered, const char *error)
     pthread_cond_broadcast(&p->work);
 }
 
-/* --- the set of peers -------------------------------------------------------------------------- */
+/* --- the set of peers --------------------------------------------------------------------------
+ */
 
 static int copy_peer(struct store_peer *dst, const struct store_peer *src)
 {
@@ -172,9 +173,8 @@ static int copy_peer(struct store_peer *dst, const struct store_peer *src)
                                .pull_interval_ms = src->pull_interval_ms,
                                .created_ms = src->created_ms,
                                .updated_ms = src->updated_ms};
-    return dst->name && dst->endpoint && dst->system_id && dst->secret && dst->inbound_system
-               ? 0
-               : -1;
+    return dst->name && dst->endpoint && dst->system_id && dst->secret && dst->inbound_system ? 0
+                                                                                              : -1;
 }
 
 static void peer_free(struct peer_rt *p)

@@ -23,18 +23,18 @@ struct peer_rt {
     int started_scheduler, started_puller;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake;   /* scheduler and puller: kicked, room, stop */
-    pthread_cond_t work;   /* workers: a row is queued, health changed, stop */
-    pthread_cond_t idle;   /* stop: the last outcome job is done */
+    pthread_cond_t wake; /* scheduler and puller: kicked, room, stop */
+    pthread_cond_t work; /* workers: a row is queued, health changed, stop */
+    pthread_cond_t idle; /* stop: the last outcome job is done */
     int stop;
-    int kicked;            /* a row became due */
-    int pull_soon;         /* we pushed to the peer: replies may wait there */
+    int kicked;    /* a row became due */
+    int pull_soon; /* we pushed to the peer: replies may wait there */
 
     struct store_outbox *queue; /* claimed rows waiting for a worker (owned) */
     size_t q_len, q_cap;
     char (*inflight)[UUID_SIZE]; /* queued + being sent + outcome not yet committed */
     size_t n_inflight, inflight_cap;
-    unsigned jobs;                /* committer jobs of this peer not yet done */
+    unsigned jobs; /* committer jobs of this peer not yet done */
 
     /* health */
     enum store_peer_health health;

@@ -91,9 +91,9 @@ json_t *relaystats_to_json(const struct relaystats_result *r)
 
 void relaystats_print_text(const struct relaystats_result *r, FILE *f)
 {
-    static const char *const headers[N_COLS] = {"VB gửi đi", "Gói TT gửi đi", "Chờ chuyển",
-                                                "Không chuyển được", "VB nhận về",
-                                                "Gói TT nhận về"};
+    static const char *const headers[N_COLS] = {"VB gửi đi",  "Gói TT gửi đi",
+                                                "Chờ chuyển", "Không chuyển được",
+                                                "VB nhận về", "Gói TT nhận về"};
     static const char h_peer[] = "Nền tảng kết nối";
     size_t w_peer = utf8_width(h_peer, strlen(h_peer)), w[N_COLS];
     for (int i = 0; i < N_COLS; i++)
@@ -111,7 +111,7 @@ void relaystats_print_text(const struct relaystats_result *r, FILE *f)
     fputc('\n', f);
     for (size_t k = 0; k < r->n; k++) {
         const struct relaystats_row *p = &r->rows[k];
-        int64_t v[N_COLS] = {p->sent_edoc,    p->sent_status,   p->pending,
+        int64_t v[N_COLS] = {p->sent_edoc,     p->sent_status,   p->pending,
                              p->undeliverable, p->received_edoc, p->received_status};
         table_cell(f, p->peer, w_peer, 0);
         for (int i = 0; i < N_COLS; i++) {
@@ -124,7 +124,8 @@ void relaystats_print_text(const struct relaystats_result *r, FILE *f)
     }
     if (r->n == 0)
         fputs("(chưa cấu hình nền tảng kết nối nào)\n", f);
-    fprintf(f, "\nNội bộ (gửi và nhận trong nền tảng): %" PRId64 " văn bản, %" PRId64
-               " gói trạng thái\n",
+    fprintf(f,
+            "\nNội bộ (gửi và nhận trong nền tảng): %" PRId64 " văn bản, %" PRId64
+            " gói trạng thái\n",
             r->internal_edoc, r->internal_status);
 }

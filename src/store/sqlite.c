@@ -338,6 +338,10 @@ static const char sql_delivery_set_status[] =
     "UPDATE delivery SET status_code = ?4, status_ms = ?5 WHERE recipient_organ = ?3"
     " AND package_id IN (SELECT id FROM package"
     "  WHERE document_id = ?1 AND from_organ = ?2 AND messagetype = 0)";
+static const char sql_trace_put[] =
+    "INSERT INTO package_trace (package_id, insert_offset, insert_text) VALUES (?1, ?2, ?3)";
+static const char sql_trace_get[] =
+    "SELECT insert_offset, insert_text FROM package_trace WHERE package_id = ?1";
 static const char sql_inbound_find[] =
     "SELECT package_id FROM relay_inbound WHERE peer = ?1 AND remote_doc_id = ?2";
 static const char sql_inbound_insert[] =
@@ -462,6 +466,8 @@ enum stmt_id {
     S_OUTBOX_TRACK_DUE,
     S_DELIVERY_SET_REMOTE,
     S_DELIVERY_SET_STATUS,
+    S_TRACE_PUT,
+    S_TRACE_GET,
     S_INBOUND_FIND,
     S_INBOUND_INSERT,
     S_PEER_STATE_PUT,
@@ -544,6 +550,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_OUTBOX_TRACK_DUE] = sql_outbox_track_due,
     [S_DELIVERY_SET_REMOTE] = sql_delivery_set_remote,
     [S_DELIVERY_SET_STATUS] = sql_delivery_set_status,
+    [S_TRACE_PUT] = sql_trace_put,
+    [S_TRACE_GET] = sql_trace_get,
     [S_INBOUND_FIND] = sql_inbound_find,
     [S_INBOUND_INSERT] = sql_inbound_insert,
     [S_PEER_STATE_PUT] = sql_peer_state_put,
@@ -3002,6 +3010,61 @@ static enum store_rc sq_delivery_set_status(void *cls, const char *document_id,
     return write_result(c, rc, changes, "delivery_set_status");
 }
 
+static enum store_rc sq_package_trace_put(void *cls, const char *package_id, int64_t offset,
+                                          const char *text)
+{
+    struct conn *c = writer(cls, "package_trace_put");
+    if (!c)
+        return STORE_HARD_ERROR;
+    if (!package_id || !text || offset < 0) {
+        log_error("store: package_trace_put: incomplete trace");
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_stmt *st = st_get(c, S_TRACE_PUT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, package_id);
+    sqlite3_bind_int64(st, 2, offset);
+    bind_text(st, 3, text);
+    int rc = sqlite3_step(st);
+    enum store_rc ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(c, rc, "package_trace_put");
+    st_put(c, S_TRACE_PUT, st);
+    return ret;
+}
+
+static enum store_rc sq_package_trace_get(void *cls, const char *package_id, int64_t *ret_offset,
+                                          char **ret_text)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_TRACE_GET);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, package_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int oom = 0;
+        char *text = dup_or_null(col_text(st, 1), &oom);
+        if (oom || !text) {
+            free(text);
+            ret = STORE_HARD_ERROR;
+        } else {
+            *ret_offset = sqlite3_column_int64(st, 0);
+            *ret_text = text;
+            ret = STORE_ONE_RESULT;
+        }
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NO_RESULTS : fail(r.c, rc, "package_trace_get");
+    }
+    st_put(r.c, S_TRACE_GET, st);
+    rd_close(&r);
+    return ret;
+}
+
 static enum store_rc sq_inbound_find(void *cls, const char *peer, const char *remote_doc_id,
                                      char *ret_package_id)
 {
@@ -3376,6 +3439,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .peer_state_put = sq_peer_state_put,
         .peer_state_get = sq_peer_state_get,
         .relay_stats = sq_relay_stats,
+        .package_trace_put = sq_package_trace_put,
+        .package_trace_get = sq_package_trace_get,
         .config_generation = sq_config_generation,
     };
     return &q->pub;

@@ -228,6 +228,9 @@ static const char migration_3[] = "CREATE TABLE platform ("
  *    package, so a crash cannot lose a forward; its retries, the peer's docId once sent, and the
  *    tracking of the delivery at the peer. peer is not a foreign key: a removed peer's rows stay
  *    (they are the sender's history), as a removed system's packages do.
+ *  - package_trace: this platform's TraceHeader for a package, fixed at acceptance, for the
+ *    copies a peer pulls from its inbound system's inbox here (getEdoc splices it in, as the
+ *    outbox does for the copies pushed): every hop appends its trace, whichever way it goes.
  *  - relay_inbound: the peer's docId of each package pulled from it, so that a package fetched
  *    again after a crash (our commit done, the peer's acknowledgement lost) is recognised. It
  *    refers to the package stored from it, so it is written after that package.
@@ -267,6 +270,11 @@ static const char migration_4[] =
     "CREATE INDEX delivery_outbox ON delivery (outbox_id);"
     "CREATE INDEX package_document ON package (document_id);"
 
+    "CREATE TABLE package_trace ("
+    "  package_id TEXT NOT NULL PRIMARY KEY REFERENCES package (id),"
+    "  insert_offset BIGINT NOT NULL,"
+    "  insert_text TEXT NOT NULL"
+    ");"
     "CREATE TABLE relay_inbound ("
     "  peer TEXT NOT NULL,"
     "  remote_doc_id TEXT NOT NULL,"

@@ -477,6 +477,14 @@ struct store {
                                          const char *from_organ, const char *recipient_organ,
                                          const char *status_code, int64_t now_ms);
 
+    /* This platform's TraceHeader of a package (text to insert at offset into its bytes), fixed
+     * at acceptance, for the copies peers pull from their inbound system's inbox here.
+     * package_trace_get: NO_RESULTS when the package has none; *ret_text is the caller's. */
+    enum store_rc (*package_trace_put)(void *cls, const char *package_id, int64_t offset,
+                                       const char *text);
+    enum store_rc (*package_trace_get)(void *cls, const char *package_id, int64_t *ret_offset,
+                                       char **ret_text);
+
     /* Packages pulled from a peer, keyed by the peer's docId: a package fetched again (a crash
      * between our commit and the peer's acknowledgement) is recognised. inbound_find: the local
      * package id (ret holds 25 bytes), NO_RESULTS when never seen. */

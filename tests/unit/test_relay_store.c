@@ -1293,7 +1293,7 @@ static void test_relay_stats(void **state)
 /* Undoes migration 4 on a database file (the peer's column apart, see undo_4_peer): what a
  * database of schema 3 holds. */
 static const char undo_4[] =
-    "DROP TABLE peer_state; DROP TABLE relay_inbound; DROP TABLE relay_outbox;"
+    "DROP TABLE peer_state; DROP TABLE relay_inbound; DROP TABLE package_trace; DROP TABLE relay_outbox;"
     " DROP INDEX delivery_outbox; DROP INDEX package_document;"
     " ALTER TABLE package DROP COLUMN origin_peer;"
     " ALTER TABLE delivery DROP COLUMN outbox_id; ALTER TABLE delivery DROP COLUMN remote_state;"
@@ -1330,7 +1330,7 @@ static const char count_new_cols[] =
     "    WHERE name IN ('outbox_id', 'remote_state', 'status_code', 'status_ms'))"
     " + (SELECT COUNT(*) FROM pragma_table_info('peer') WHERE name = 'inbound_system')"
     " + (SELECT COUNT(*) FROM sqlite_master"
-    "    WHERE name IN ('relay_outbox', 'relay_inbound', 'peer_state'))";
+    "    WHERE name IN ('relay_outbox', 'relay_inbound', 'package_trace', 'peer_state'))";
 
 /* A database of schema 2 (written before the relay) gains the relay's tables on open and keeps
  * its data. */
@@ -1398,14 +1398,14 @@ static void test_upgrade_3(void **state)
 
     char path[700];
     snprintf(path, sizeof path, "%s/lienthong.db", dir);
-    assert_int_equal(raw_int(path, count_new_cols), 9);
+    assert_int_equal(raw_int(path, count_new_cols), 10);
     raw_exec(path, undo_4);
     raw_exec(path, undo_4_peer);
     assert_int_equal(raw_int(path, count_new_cols), 0);
     assert_int_equal(raw_int(path, "SELECT MAX(version) FROM schema_version"), 3);
 
     s = open_in(dir);
-    assert_int_equal(raw_int(path, count_new_cols), 9);
+    assert_int_equal(raw_int(path, count_new_cols), 10);
     assert_int_equal(raw_int(path, "SELECT MAX(version) FROM schema_version"),
                      sqlite_schema_current());
     struct store_package p = {0};

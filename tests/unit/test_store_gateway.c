@@ -743,7 +743,7 @@ static void test_upgrade(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE peer_state; DROP TABLE relay_inbound;"
+                                  "DROP TABLE peer_state; DROP TABLE relay_inbound; DROP TABLE package_trace;"
                                   " DROP TABLE relay_outbox; DROP INDEX delivery_outbox;"
                                   " DROP INDEX package_document;"
                                   " ALTER TABLE package DROP COLUMN origin_peer;"
