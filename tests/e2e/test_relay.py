@@ -18,7 +18,7 @@ Cases:
      getSentEdocList shows each recipient across the hops (relayed to the hub, taken by the
      recipient, the status code it sent back);
   2. a burst from both provinces while the hub is killed with SIGKILL and restarted, and then
-     Kon Tum too: every acknowledged package arrives exactly once, byte-identical apart from the
+     Hoa Binh (which pulls) too: every acknowledged package arrives exactly once, byte-identical apart from the
      trace headers, nothing arrives that was not acknowledged or retried, and the relay figures
      of the three instances agree with each other;
   3. a package nobody routes is refused at once; an unreachable peer leaves the package pending
@@ -236,12 +236,13 @@ class Burst:
 
 
 def sender_thread(b, system, to, tag, n):
+    """n documents, to the recipients of `to` in turn."""
     svc = system.svc()
     for i in range(n):
         if b.stop.is_set():
             return
         note = "burst %s %d %08x" % (tag, i, random.getrandbits(32))
-        doc = document(system.id, [to], note)
+        doc = document(system.id, [to[i % len(to)]], note)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -275,9 +276,13 @@ def drain(system, seen, lock):
 def t_burst_with_kills(hub, kt, hb):
     b = Burst()
     per_thread = 25
-    threads = [threading.Thread(target=sender_thread, args=(b, kt.systems[KT_SENDER], HB_PUSHED, "kt", per_thread)),
-               threading.Thread(target=sender_thread, args=(b, hb.systems[HB_PUSHED], KT_LOCAL, "hb", per_thread)),
-               threading.Thread(target=sender_thread, args=(b, hb.systems[HB_PULLED], KT_SENDER, "hb2", per_thread))]
+    # Kon Tum's documents alternate between the recipient the hub pushes to and the one Hoa
+    # Binh pulls from the hub; Hoa Binh's go to two agencies of Kon Tum.
+    threads = [threading.Thread(target=sender_thread,
+                                args=(b, kt.systems[KT_SENDER], [HB_PUSHED, HB_PULLED], "kt", per_thread)),
+               threading.Thread(target=sender_thread, args=(b, hb.systems[HB_PUSHED], [KT_LOCAL], "hb", per_thread)),
+               threading.Thread(target=sender_thread,
+                                args=(b, hb.systems[HB_PULLED], [KT_SENDER], "hb2", per_thread))]
     for t in threads:
         t.start()
     time.sleep(1.0)
@@ -285,16 +290,16 @@ def t_burst_with_kills(hub, kt, hb):
     time.sleep(1.0)
     hub.server.start()
     time.sleep(1.5)
-    kt.server.kill()
+    hb.server.kill()  # the province that pulls: a crash between its commit and its acknowledgement
     time.sleep(1.0)
-    kt.server.start()
+    hb.server.start()
     for t in threads:
         t.join(120)
     check(not b.errors, "unexpected refusals: %s", b.errors[:5])
     check(len(b.acked) == 3 * per_thread, "acknowledged %d of %d", len(b.acked), 3 * per_thread)
 
     seen, lock = {}, threading.Lock()
-    receivers = [(hb, HB_PUSHED), (kt, KT_LOCAL), (kt, KT_SENDER)]
+    receivers = [(hb, HB_PUSHED), (hb, HB_PULLED), (kt, KT_LOCAL), (kt, KT_SENDER)]
 
     def all_arrived():
         for p, organ in receivers:
@@ -328,8 +333,10 @@ def t_burst_with_kills(hub, kt, hb):
     eq(s["kontum"]["hub"]["documents_sent"], 1 + per_thread, "Kon Tum -> hub documents")
     eq(s["hoabinh"]["hub"]["documents_sent"], 2 * per_thread, "Hoa Binh -> hub documents")
     eq(s["hub"]["kontum"]["documents_sent"], 2 * per_thread, "hub -> Kon Tum documents")
-    # case 1: one pushed, one pulled; then 25 pushed
+    # case 1: one pushed, one pulled; then 25, each pushed or pulled
     eq(s["hub"]["hoabinh"]["documents_sent"], 2 + per_thread, "hub -> Hoa Binh documents")
+    # case 1's two status packages
+    eq(s["hoabinh"]["hub"]["status_sent"], 2, "Hoa Binh -> hub status packages")
     for p in (hub, kt, hb):
         check(p.server.healthy(), "%s not healthy after the burst", p.name)
 
