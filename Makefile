@@ -2,13 +2,14 @@
 #   make run     install what is missing, build, start lienthong with the demo province
 #   make check   install what is missing, build, run every test (also under ASan+UBSan, and fuzz)
 #   make bench-gateway  the data-sharing gateway against nginx (bench/gateway.sh)
+#   make bench-relay    the relay between platforms, one and two hops (bench/relay.sh)
 JOBS      ?= $(shell nproc)
 LISTEN    ?= 127.0.0.1:8080
 UPSTREAM_LISTEN ?= 127.0.0.1:8081
 DEMO_DATA ?= data/demo
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build build-asan build-fuzz run check test test-asan fuzz bench bench-gateway format clean
+.PHONY: all setup build build-asan build-fuzz run check test test-asan fuzz bench bench-gateway bench-relay format clean
 
 all: build
 
@@ -57,6 +58,9 @@ bench: build
 
 bench-gateway: build
 	@sh bench/gateway.sh
+
+bench-relay: build
+	@sh bench/relay.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/b64.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 
@@ -61,16 +62,23 @@
 #define FAIL_SNIPPET 2000                    /* bytes of the first failing body kept for printing */
 #define ID_MAX 128                           /* longest docId accepted from a list */
 
-enum mode { MODE_SEND, MODE_RECEIVE, MODE_ONCE };
+enum mode { MODE_SEND, MODE_RECEIVE, MODE_ONCE, MODE_RELAY };
 
-static const char *const mode_names[] = {"send", "receive", "once"};
+static const char *const mode_names[] = {"send", "receive", "once", "relay"};
+#define N_MODES 4
 
-struct options {
+/* One server and the system that speaks to it. */
+struct target {
     struct sockaddr_in addr;
     char hostport[96]; /* Host header */
     char prefix[256];  /* base path, no trailing slash ("" or "/vxp") */
     const char *system;
     const char *secret;
+};
+
+struct options {
+    struct target t;    /* --url: where packages are sent (and received, in receive mode) */
+    struct target recv; /* relay mode, --recv-url: the recipient's platform */
     const char *file;
     const char *messagetype; /* sendEdoc / getReceivedEdocList messagetype */
     const char *filepath;    /* getEdoc's client-side filePath parameter */
@@ -81,6 +89,11 @@ struct options {
     pid_t pid; /* server pid for memory sampling; 0 = none */
     int timeout_s;
     int print_limit; /* bytes of response body printed in once mode */
+    /* relay mode */
+    double rate;    /* sendEdoc per second over all connections; 0 = back to back */
+    int recv_conns; /* fetchers at the recipient (getEdoc + updateStatus) */
+    int poll_ms;    /* the recipient lists its inbox this often */
+    double drain_s; /* after the last send, wait at most this for the last arrivals */
 };
 
 static struct options opt;
@@ -501,6 +514,7 @@ static int json_status_ok(const char *body, size_t len)
 /* HTTP/1.1 client connection                                                               */
 
 struct conn {
+    const struct target *t;
     int fd;
     int used;      /* a request has completed on this connection (keep-alive reuse) */
     struct buf in; /* received, not yet consumed bytes: in.data[in_off..in.len) */
@@ -534,7 +548,7 @@ static int conn_open(struct conn *c)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (const struct sockaddr *)&opt.addr, sizeof opt.addr) != 0) {
+    if (connect(fd, (const struct sockaddr *)&c->t->addr, sizeof c->t->addr) != 0) {
         close(fd);
         return -1;
     }
@@ -848,8 +862,18 @@ static int http_exchange(struct conn *c, const struct buf *head, const struct io
 /* ---------------------------------------------------------------------------------------- */
 /* Workers, shared state and statistics                                                     */
 
+/* Relay mode: one arrival at the recipient, named by the comment the sender put in. */
+struct arrival {
+    int sender;
+    uint64_t seq;
+    int64_t listed_ns;
+};
+
+enum role { ROLE_SENDER, ROLE_LISTER, ROLE_FETCHER };
+
 struct worker {
     int id;
+    enum role role;
     pthread_t th;
     struct conn c;
     struct buf head;
@@ -857,6 +881,13 @@ struct worker {
     size_t nlat, caplat;
     uint64_t ok, failed, http;
     uint64_t seq;
+    /* relay mode */
+    int64_t *ok_ns; /* sender: when the sendEdoc of each seq answered OK, -1 when it failed */
+    size_t n_ok_ns, cap_ok_ns;
+    uint64_t late;       /* sender: requests that left over LATE_MS after their scheduled time */
+    struct arrival *arr; /* fetcher */
+    size_t n_arr, cap_arr;
+    uint64_t foreign; /* fetcher: packages of another run, acknowledged and not counted */
 };
 
 static atomic_long g_budget;  /* remaining requests/cycles when --requests; else unused */
@@ -911,23 +942,42 @@ static void record_latency(struct worker *w, int64_t t0)
     w->lat_us[w->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint32_t *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1] / 1000.0;
+}
+
 /* Request line and the headers common to the Apache-client operations. */
-static int apache_head(struct buf *h, const char *op, const struct params *ps, size_t body_len)
+static int apache_head(struct buf *h, const struct target *t, const char *op,
+                       const struct params *ps, size_t body_len)
 {
     buf_reset(h);
-    int rc = buf_printf(h, "POST %s/%s HTTP/1.1\r\n", opt.prefix, op);
-    rc |= append_sdk_headers(h, ps, opt.secret);
+    int rc = buf_printf(h, "POST %s/%s HTTP/1.1\r\n", t->prefix, op);
+    rc |= append_sdk_headers(h, ps, t->secret);
     rc |= buf_printf(h,
                      "User-Agent: " SDK_USER_AGENT "\r\nXroadVnpt-version: " SDK_VERSION "\r\n"
                      "Content-Type: " CT_JSON "\r\nContent-Length: %zu\r\nHost: %s\r\n"
                      "Connection: Keep-Alive\r\n%s\r\n",
-                     body_len, opt.hostport, body_len ? "Expect: 100-continue\r\n" : "");
+                     body_len, t->hostport, body_len ? "Expect: 100-continue\r\n" : "");
     return rc ? -1 : 0;
 }
 
 /* One sendEdoc: the template with a unique comment, as the JDK client sends it. Returns 1 ok,
  * 0 failed (FAIL or HTTP error), -1 internal error. print: print the response (once mode). */
-static int do_send(struct worker *w, int print)
+static int do_send(struct worker *w, int print, int64_t sched_ns)
 {
     char comment[128];
     int clen = snprintf(comment, sizeof comment, "<!-- vxpload %s %d:%" PRIu64 " -->\n", g_nonce,
@@ -944,8 +994,9 @@ static int do_send(struct worker *w, int print)
     hex_unpadded(dg, hashfile);
 
     struct params ps;
-    params_init(&ps, opt.system, CT_OCTET);
-    params_add(&ps, "from", opt.system);
+    const struct target *t = w->c.t;
+    params_init(&ps, t->system, CT_OCTET);
+    params_add(&ps, "from", t->system);
     params_add(&ps, "servicetype", "eDoc");
     params_add(&ps, "messagetype", opt.messagetype);
     params_add(&ps, "hash-file", hashfile);
@@ -954,14 +1005,14 @@ static int do_send(struct worker *w, int print)
     struct buf *h = &w->head;
     buf_reset(h);
     int rc =
-        buf_printf(h, "POST %s/sendEdoc HTTP/1.1\r\nContent-Type: " CT_OCTET "\r\n", opt.prefix);
-    rc |= append_sdk_headers(h, &ps, opt.secret);
+        buf_printf(h, "POST %s/sendEdoc HTTP/1.1\r\nContent-Type: " CT_OCTET "\r\n", t->prefix);
+    rc |= append_sdk_headers(h, &ps, t->secret);
     rc |= buf_printf(h,
                      "User-Agent: " SDK_USER_AGENT "\r\nXroadVnpt-version: " SDK_VERSION "\r\n"
                      "Cache-Control: no-cache\r\nPragma: no-cache\r\nHost: %s\r\n"
                      "Accept: " JDK_ACCEPT
                      "\r\nConnection: keep-alive\r\nContent-Length: %zu\r\n\r\n",
-                     opt.hostport, body_len);
+                     t->hostport, body_len);
     if (rc)
         return -1;
     struct iovec body[4] = {{(void *)g_doc, g_ins},
@@ -975,7 +1026,7 @@ static int do_send(struct worker *w, int print)
         note_failure("sendEdoc", &w->c, &r, 1);
         return 0;
     }
-    record_latency(w, t0);
+    record_latency(w, sched_ns ? sched_ns : t0);
     if (print) {
         int lim = opt.print_limit;
         printf("sendEdoc: HTTP %d, %zu-byte body: %.*s%s\n", r.status, w->c.body.len,
@@ -1050,7 +1101,8 @@ static void idset_free(struct idset *st)
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char **q; /* ids to fetch: q[head..len) */
+    char **q;    /* ids to fetch: q[head..len) */
+    int64_t *qt; /* when each was first listed (the list's reply arrived) */
     size_t head, len, cap;
     int inflight; /* cycles started and not finished */
     int listing;
@@ -1064,10 +1116,10 @@ static struct {
 static int do_list(struct worker *w)
 {
     struct params ps;
-    params_init(&ps, opt.system, CT_JSON);
+    params_init(&ps, w->c.t->system, CT_JSON);
     params_add(&ps, "servicetype", "eDoc");
     params_add(&ps, "messagetype", "edoc");
-    if (apache_head(&w->head, "getReceivedEdocList", &ps, 0) != 0)
+    if (apache_head(&w->head, w->c.t, "getReceivedEdocList", &ps, 0) != 0)
         return -1;
     struct response r = {0};
     w->http++;
@@ -1087,6 +1139,7 @@ static int do_list(struct worker *w)
         return -1;
     }
     int added = 0;
+    int64_t listed_ns = mono_ns();
     pthread_mutex_lock(&rq.mu);
     rq.lists++;
     p = js_ws(p + 1, e);
@@ -1098,14 +1151,18 @@ static int do_list(struct worker *w)
             if (a > 0 && rq.len == rq.cap) {
                 size_t ncap = rq.cap ? rq.cap * 2 : 1024;
                 char **nq = realloc(rq.q, ncap * sizeof *nq);
-                if (!nq)
-                    a = -1;
-                else {
+                if (nq)
                     rq.q = nq;
+                int64_t *nt = nq ? realloc(rq.qt, ncap * sizeof *nt) : NULL;
+                if (nt)
+                    rq.qt = nt;
+                if (!nq || !nt)
+                    a = -1;
+                else
                     rq.cap = ncap;
-                }
             }
             if (a > 0 && (rq.q[rq.len] = strdup(id)) != NULL) {
+                rq.qt[rq.len] = listed_ns;
                 rq.len++;
                 added++;
             }
@@ -1121,18 +1178,35 @@ static int do_list(struct worker *w)
     return added;
 }
 
-/* getEdoc + updateStatus done for one package. Returns 1 ok, 0 failed. */
-static int do_cycle(struct worker *w, const char *id)
+/* The first bytes of the document in a getEdoc reply's base64 "data" string (data at its '"'):
+ * at most DOC_HEAD_B64 characters decoded into head, which holds DOC_HEAD_B64 / 4 * 3 + 3. */
+#define DOC_HEAD_B64 1024
+static size_t doc_head(const char *data, const char *e, uint8_t *head)
+{
+    char text[DOC_HEAD_B64];
+    size_t n = 0;
+    for (const char *p = data + 1; p < e && *p != '"' && n < sizeof text; p++)
+        if (*p != '\\') /* a JSON writer may escape '/' */
+            text[n++] = *p;
+    n -= n % 4;
+    struct b64_dec d = {0};
+    size_t out = 0;
+    return b64_dec_update(&d, text, n, head, &out) == 0 ? out : 0;
+}
+
+/* getEdoc + updateStatus done for one package. Returns 1 ok, 0 failed. head (may be NULL):
+ * receives the first bytes of the document (*head_len of them). */
+static int do_cycle(struct worker *w, const char *id, uint8_t *head, size_t *head_len)
 {
     static const struct iovec body = {"{}", 2};
     struct params ps;
     struct response r = {0};
     int64_t t0 = mono_ns();
 
-    params_init(&ps, opt.system, CT_JSON);
+    params_init(&ps, w->c.t->system, CT_JSON);
     params_add(&ps, "filePath", opt.filepath);
     params_add(&ps, "docId", id);
-    if (apache_head(&w->head, "getEdoc", &ps, 2) != 0)
+    if (apache_head(&w->head, w->c.t, "getEdoc", &ps, 2) != 0)
         return 0;
     w->http++;
     if (http_exchange(&w->c, &w->head, &body, 1, 1, &r) != 0) {
@@ -1144,12 +1218,14 @@ static int do_cycle(struct worker *w, const char *id)
     int got = json_status_ok(b, w->c.body.len) && data && data[0] == '"' && data[1] != '"';
     if (!got)
         note_failure("getEdoc", &w->c, &r, 0);
+    else if (head)
+        *head_len = doc_head(data, b + w->c.body.len, head);
 
     /* a fresh updateStatus object as production integrations write it: "docid" */
-    params_init(&ps, opt.system, CT_JSON);
+    params_init(&ps, w->c.t->system, CT_JSON);
     params_add(&ps, "status", got ? "done" : "fail");
     params_add(&ps, "docid", id);
-    if (apache_head(&w->head, "updateStatus", &ps, 2) != 0)
+    if (apache_head(&w->head, w->c.t, "updateStatus", &ps, 2) != 0)
         return 0;
     w->http++;
     if (http_exchange(&w->c, &w->head, &body, 1, 1, &r) != 0) {
@@ -1230,7 +1306,7 @@ static void receive_loop(struct worker *w)
         rq.inflight++;
         pthread_mutex_unlock(&rq.mu);
 
-        if (do_cycle(w, id))
+        if (do_cycle(w, id, NULL, NULL))
             w->ok++;
         else
             w->failed++;
@@ -1243,14 +1319,318 @@ static void receive_loop(struct worker *w)
     }
 }
 
+/* ---- relay mode ----
+ * Senders push sendEdoc at --url (at a fixed rate, or back to back), a lister polls the
+ * recipient's inbox at --recv-url every --poll-ms, fetchers take each new package (getEdoc +
+ * updateStatus done) and read the sender's comment back from it. The delivery latency of a
+ * package is the time from its sendEdoc's OK to the list reply that first showed it. */
+
+#define LATE_MS 10
+#define SETTLE_MS 1000 /* everything arrived: list a while longer, to see late duplicates */
+
+static atomic_int g_senders_left;
+static atomic_long g_acked;   /* sendEdoc answered OK */
+static atomic_long g_matched; /* packages of this run fetched at the recipient (duplicates too) */
+static const char *g_relay_end = "complete";
+
+static int push_ok_ns(struct worker *w, int64_t t)
+{
+    if (w->n_ok_ns == w->cap_ok_ns) {
+        size_t cap = w->cap_ok_ns ? w->cap_ok_ns * 2 : 1024;
+        int64_t *n = realloc(w->ok_ns, cap * sizeof *n);
+        if (!n)
+            return -1;
+        w->ok_ns = n;
+        w->cap_ok_ns = cap;
+    }
+    w->ok_ns[w->n_ok_ns++] = t;
+    return 0;
+}
+
+static void sleep_until(int64_t t)
+{
+    struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* Open loop (--rate): connection k sends its j-th package at start + (k + j * conns) / rate; a
+ * package still waiting for the previous reply leaves late and its send latency counts from its
+ * scheduled time. */
+static void relay_sender(struct worker *w)
+{
+    for (uint64_t j = 0;; j++) {
+        int64_t due = 0;
+        if (opt.rate > 0) {
+            due = g_start_ns + (int64_t)(((double)w->id + (double)j * opt.conns) * 1e9 / opt.rate);
+            if (due >= g_deadline_ns)
+                break;
+            sleep_until(due);
+            if (mono_ns() - due > (int64_t)LATE_MS * 1000000)
+                w->late++;
+        } else if (!take_ticket()) {
+            break;
+        }
+        int rc = do_send(w, 0, due);
+        if (push_ok_ns(w, rc > 0 ? mono_ns() : -1) != 0)
+            rc = -1;
+        if (rc > 0) {
+            w->ok++;
+            atomic_fetch_add(&g_acked, 1);
+        } else {
+            w->failed++;
+        }
+        if (rc < 0)
+            break;
+    }
+    atomic_fetch_sub(&g_senders_left, 1);
+}
+
+static void relay_lister(struct worker *w)
+{
+    int64_t drain_deadline = 0, settle_until = 0;
+    for (;;) {
+        int64_t t0 = mono_ns();
+        if (do_list(w) < 0) {
+            w->failed++;
+            pthread_mutex_lock(&rq.mu);
+            rq.list_failed++;
+            pthread_mutex_unlock(&rq.mu);
+        }
+        pthread_cond_broadcast(&rq.cv);
+        int64_t now = mono_ns();
+        if (atomic_load(&g_senders_left) == 0) {
+            if (!drain_deadline)
+                drain_deadline = now + (int64_t)(opt.drain_s * 1e9);
+            pthread_mutex_lock(&rq.mu);
+            int idle = rq.head == rq.len && rq.inflight == 0;
+            pthread_mutex_unlock(&rq.mu);
+            if (idle && atomic_load(&g_matched) >= atomic_load(&g_acked)) {
+                if (!settle_until)
+                    settle_until = now + (int64_t)SETTLE_MS * 1000000;
+                else if (now >= settle_until)
+                    break;
+            } else {
+                settle_until = 0;
+            }
+            if (now >= drain_deadline) {
+                g_relay_end = "drain-timeout";
+                break;
+            }
+        }
+        sleep_until(t0 + (int64_t)opt.poll_ms * 1000000);
+    }
+    pthread_mutex_lock(&rq.mu);
+    rq.done = 1;
+    pthread_cond_broadcast(&rq.cv);
+    pthread_mutex_unlock(&rq.mu);
+}
+
+/* Which package of this run a document is: the sender's comment "<!-- vxpload NONCE K:SEQ -->". */
+static int parse_origin(const uint8_t *head, size_t len, int *sender, uint64_t *seq)
+{
+    char marker[96];
+    int m = snprintf(marker, sizeof marker, "<!-- vxpload %s ", g_nonce);
+    const char *p = memmem(head, len, marker, (size_t)m);
+    if (!p)
+        return -1;
+    p += m;
+    const char *e = (const char *)head + len;
+    char num[48];
+    size_t n = 0;
+    while (p < e && *p != ' ' && n + 1 < sizeof num)
+        num[n++] = *p++;
+    num[n] = '\0';
+    int k;
+    uint64_t q;
+    char tail;
+    if (sscanf(num, "%d:%" SCNu64 "%c", &k, &q, &tail) != 2 || k < 0 || k >= opt.conns)
+        return -1;
+    *sender = k;
+    *seq = q;
+    return 0;
+}
+
+static void relay_fetcher(struct worker *w)
+{
+    uint8_t head[DOC_HEAD_B64 / 4 * 3 + 3];
+    for (;;) {
+        pthread_mutex_lock(&rq.mu);
+        while (!rq.done && rq.head == rq.len)
+            rq_wait();
+        if (rq.head == rq.len) {
+            pthread_mutex_unlock(&rq.mu);
+            return;
+        }
+        char *id = rq.q[rq.head];
+        int64_t listed = rq.qt[rq.head];
+        rq.q[rq.head++] = NULL;
+        rq.inflight++;
+        pthread_mutex_unlock(&rq.mu);
+
+        size_t hl = 0;
+        int sender;
+        uint64_t seq;
+        if (!do_cycle(w, id, head, &hl)) {
+            w->failed++;
+        } else if (parse_origin(head, hl, &sender, &seq) != 0) {
+            w->foreign++;
+        } else {
+            w->ok++;
+            atomic_fetch_add(&g_matched, 1);
+            if (w->n_arr == w->cap_arr) {
+                size_t cap = w->cap_arr ? w->cap_arr * 2 : 1024;
+                struct arrival *n = realloc(w->arr, cap * sizeof *n);
+                if (n) {
+                    w->arr = n;
+                    w->cap_arr = cap;
+                }
+            }
+            if (w->n_arr < w->cap_arr)
+                w->arr[w->n_arr++] = (struct arrival){sender, seq, listed};
+        }
+        free(id);
+        pthread_mutex_lock(&rq.mu);
+        rq.inflight--;
+        pthread_cond_broadcast(&rq.cv);
+        pthread_mutex_unlock(&rq.mu);
+    }
+}
+
+static int cmp_arrival(const void *a, const void *b)
+{
+    const struct arrival *x = a, *y = b;
+    if (x->sender != y->sender)
+        return x->sender < y->sender ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x->listed_ns > y->listed_ns) - (x->listed_ns < y->listed_ns);
+}
+
+/* Matches arrivals with acknowledged sends, prints the report and the RESULT line; the exit
+ * status: 1 when a request failed, a package arrived twice or an acknowledged one never did. */
+static int relay_report(struct worker *ws, int n, double cpu)
+{
+    uint64_t sent_ok = 0, send_failed = 0, late = 0, fetch_failed = 0, foreign = 0, http = 0;
+    uint64_t list_failed = 0;
+    size_t n_arr = 0, n_send_lat = 0;
+    for (int i = 0; i < n; i++) {
+        struct worker *w = &ws[i];
+        http += w->http;
+        if (w->role == ROLE_SENDER) {
+            sent_ok += w->ok;
+            send_failed += w->failed;
+            late += w->late;
+            n_send_lat += w->nlat;
+        } else if (w->role == ROLE_FETCHER) {
+            fetch_failed += w->failed;
+            foreign += w->foreign;
+            n_arr += w->n_arr;
+        } else {
+            list_failed += w->failed;
+        }
+    }
+    struct arrival *arr = malloc((n_arr ? n_arr : 1) * sizeof *arr);
+    uint32_t *slat = malloc((n_send_lat ? n_send_lat : 1) * sizeof *slat);
+    uint32_t *dlat = malloc((n_arr ? n_arr : 1) * sizeof *dlat);
+    if (!arr || !slat || !dlat)
+        return 1;
+    size_t k = 0, ks = 0;
+    for (int i = 0; i < n; i++) {
+        if (ws[i].n_arr)
+            memcpy(arr + k, ws[i].arr, ws[i].n_arr * sizeof *arr);
+        k += ws[i].n_arr;
+        if (ws[i].role == ROLE_SENDER && ws[i].nlat)
+            memcpy(slat + ks, ws[i].lat_us, ws[i].nlat * sizeof *slat);
+        ks += ws[i].role == ROLE_SENDER ? ws[i].nlat : 0;
+    }
+    qsort(arr, n_arr, sizeof *arr, cmp_arrival);
+    qsort(slat, n_send_lat, sizeof *slat, cmp_u32);
+    size_t delivered = 0, dups = 0, unacked = 0;
+    int64_t first_ok = INT64_MAX, last_seen = 0;
+    for (size_t i = 0; i < n_arr; i++) {
+        const struct arrival *a = &arr[i];
+        if (i > 0 && arr[i - 1].sender == a->sender && arr[i - 1].seq == a->seq) {
+            dups++;
+            continue;
+        }
+        const struct worker *s = &ws[a->sender];
+        if (a->seq >= s->n_ok_ns || s->ok_ns[a->seq] < 0) {
+            unacked++; /* its sendEdoc failed or never answered, yet it was stored */
+            continue;
+        }
+        int64_t us = (a->listed_ns - s->ok_ns[a->seq]) / 1000;
+        dlat[delivered++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+        if (a->listed_ns > last_seen)
+            last_seen = a->listed_ns;
+    }
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; ws[i].role == ROLE_SENDER && j < ws[i].n_ok_ns; j++)
+            if (ws[i].ok_ns[j] >= 0 && ws[i].ok_ns[j] < first_ok)
+                first_ok = ws[i].ok_ns[j];
+    qsort(dlat, delivered, sizeof *dlat, cmp_u32);
+    size_t missing = sent_ok > delivered ? (size_t)sent_ok - delivered : 0;
+    double span = delivered && last_seen > g_start_ns ? (double)(last_seen - g_start_ns) / 1e9 : 0;
+    double send_span = (double)(g_deadline_ns ? g_deadline_ns - g_start_ns : 0) / 1e9;
+    double delivered_rate = span > 0 ? (double)delivered / span : 0;
+    double p50 = pct_ms(dlat, delivered, 0.50), p90 = pct_ms(dlat, delivered, 0.90);
+    double p99 = pct_ms(dlat, delivered, 0.99), pmax = delivered ? dlat[delivered - 1] / 1000.0 : 0;
+    double s50 = pct_ms(slat, n_send_lat, 0.50), s99 = pct_ms(slat, n_send_lat, 0.99);
+    (void)first_ok;
+
+    printf("vxpload: mode=relay senders=%d to http://%s%s as %s; recipient %s at http://%s%s "
+           "(%d fetchers, list every %d ms)\n",
+           opt.conns, opt.t.hostport, opt.t.prefix, opt.t.system, opt.recv.system,
+           opt.recv.hostport, opt.recv.prefix, opt.recv_conns, opt.poll_ms);
+    if (opt.rate > 0)
+        printf("offered: %.1f packages/s for %.1f s (%" PRIu64 " sent over %d ms late)\n", opt.rate,
+               send_span, late, LATE_MS);
+    else
+        printf("offered: back to back\n");
+    printf("sendEdoc: ok=%" PRIu64 " failed=%" PRIu64 "  latency ms p50 %.2f p99 %.2f\n", sent_ok,
+           send_failed, s50, s99);
+    printf("recipient: delivered=%zu duplicates=%zu missing=%zu stored-but-not-acknowledged=%zu "
+           "other-runs=%" PRIu64 " fetch failures=%" PRIu64 " list failures=%" PRIu64
+           " (ended: %s)\n",
+           delivered, dups, missing, unacked, foreign, fetch_failed, list_failed, g_relay_end);
+    printf("delivered: %.1f packages/s (first send to last arrival %.2f s)\n", delivered_rate,
+           span);
+    printf("delivery latency ms (sender's OK -> recipient's list): p50 %.1f  p90 %.1f  p99 %.1f  "
+           "max %.1f\n",
+           p50, p90, p99, pmax);
+    printf("vxpload's own CPU time: %.2f s\n", cpu);
+    if (g_first_fail)
+        printf("first failure: %s\n", g_first_fail);
+    printf("RESULT mode=relay conns=%d offered=%.1f sent_ok=%" PRIu64 " send_failed=%" PRIu64
+           " late=%" PRIu64 " send_p50_ms=%.2f send_p99_ms=%.2f delivered=%zu duplicates=%zu"
+           " missing=%zu unacked_stored=%zu foreign=%" PRIu64 " fetch_failed=%" PRIu64
+           " list_failed=%" PRIu64 " http=%" PRIu64 " delivered_rate=%.1f span_s=%.3f"
+           " p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f client_cpu_s=%.2f end=%s\n",
+           opt.conns, opt.rate, sent_ok, send_failed, late, s50, s99, delivered, dups, missing,
+           unacked, foreign, fetch_failed, list_failed, http, delivered_rate, span, p50, p90, p99,
+           pmax, cpu, g_relay_end);
+    fflush(stdout);
+    free(arr);
+    free(slat);
+    free(dlat);
+    return send_failed || fetch_failed || list_failed || dups || missing ? 1 : 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    if (opt.mode == MODE_RECEIVE) {
+    if (opt.mode == MODE_RELAY) {
+        if (w->role == ROLE_SENDER)
+            relay_sender(w);
+        else if (w->role == ROLE_LISTER)
+            relay_lister(w);
+        else
+            relay_fetcher(w);
+    } else if (opt.mode == MODE_RECEIVE) {
         receive_loop(w);
     } else {
         while (take_ticket()) {
-            int rc = do_send(w, opt.mode == MODE_ONCE);
+            int rc = do_send(w, opt.mode == MODE_ONCE, 0);
             if (rc > 0)
                 w->ok++;
             else
@@ -1318,7 +1698,7 @@ static void usage(FILE *f)
                "Last output line: RESULT key=value ... (machine-readable).\n");
 }
 
-static int parse_url(const char *url)
+static int parse_url(const char *url, struct target *t)
 {
     const char *p = url;
     if (strncmp(p, "http://", 7) != 0) {
@@ -1346,29 +1726,32 @@ static int parse_url(const char *url)
     size_t plen = strlen(p);
     while (plen > 0 && p[plen - 1] == '/') /* endpoint + "/" + op: no trailing slash */
         plen--;
-    if (plen >= sizeof opt.prefix)
+    if (plen >= sizeof t->prefix)
         return -1;
-    memcpy(opt.prefix, p, plen);
-    opt.prefix[plen] = '\0';
+    memcpy(t->prefix, p, plen);
+    t->prefix[plen] = '\0';
 
-    memset(&opt.addr, 0, sizeof opt.addr);
-    opt.addr.sin_family = AF_INET;
-    opt.addr.sin_port = htons((uint16_t)port);
+    memset(&t->addr, 0, sizeof t->addr);
+    t->addr.sin_family = AF_INET;
+    t->addr.sin_port = htons((uint16_t)port);
     const char *ip = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-    if (inet_pton(AF_INET, ip, &opt.addr.sin_addr) != 1 ||
-        (ntohl(opt.addr.sin_addr.s_addr) >> 24) != 127) {
+    if (inet_pton(AF_INET, ip, &t->addr.sin_addr) != 1 ||
+        (ntohl(t->addr.sin_addr.s_addr) >> 24) != 127) {
         fprintf(stderr, "vxpload: %s: only loopback IPv4 addresses (127.x.x.x) are allowed\n",
                 host);
         return -1;
     }
-    snprintf(opt.hostport, sizeof opt.hostport, "%s:%ld", host, port);
+    snprintf(t->hostport, sizeof t->hostport, "%s:%ld", host, port);
     return 0;
 }
 
 static int parse_args(int argc, char **argv)
 {
-    const char *url = NULL, *mode = "send";
+    const char *url = NULL, *recv_url = NULL, *mode = "send";
     opt.conns = 1;
+    opt.recv_conns = 4;
+    opt.poll_ms = 10;
+    opt.drain_s = 60;
     opt.timeout_s = 120;
     opt.messagetype = "edoc";
     opt.filepath = "/tmp/vxpload";
@@ -1389,9 +1772,9 @@ static int parse_args(int argc, char **argv)
         if (strcmp(a, "--url") == 0)
             url = v;
         else if (strcmp(a, "--system") == 0)
-            opt.system = v;
+            opt.t.system = v;
         else if (strcmp(a, "--secret") == 0)
-            opt.secret = v;
+            opt.t.secret = v;
         else if (strcmp(a, "--file") == 0)
             opt.file = v;
         else if (strcmp(a, "--mode") == 0)
@@ -1412,6 +1795,20 @@ static int parse_args(int argc, char **argv)
             opt.timeout_s = (int)strtol(v, &end, 10);
         else if (strcmp(a, "--print") == 0)
             opt.print_limit = (int)strtol(v, &end, 10);
+        else if (strcmp(a, "--rate") == 0)
+            opt.rate = strtod(v, &end);
+        else if (strcmp(a, "--recv-url") == 0)
+            recv_url = v;
+        else if (strcmp(a, "--recv-system") == 0)
+            opt.recv.system = v;
+        else if (strcmp(a, "--recv-secret") == 0)
+            opt.recv.secret = v;
+        else if (strcmp(a, "--recv-connections") == 0)
+            opt.recv_conns = (int)strtol(v, &end, 10);
+        else if (strcmp(a, "--poll-ms") == 0)
+            opt.poll_ms = (int)strtol(v, &end, 10);
+        else if (strcmp(a, "--drain") == 0)
+            opt.drain_s = strtod(v, &end);
         else {
             fprintf(stderr, "vxpload: unknown option %s\n", a);
             return -1;
@@ -1422,14 +1819,14 @@ static int parse_args(int argc, char **argv)
         }
     }
     int m;
-    for (m = 0; m < 3 && strcmp(mode, mode_names[m]) != 0; m++)
+    for (m = 0; m < N_MODES && strcmp(mode, mode_names[m]) != 0; m++)
         ;
-    if (m == 3) {
+    if (m == N_MODES) {
         fprintf(stderr, "vxpload: unknown mode %s\n", mode);
         return -1;
     }
     opt.mode = (enum mode)m;
-    if (!url || !opt.system || !opt.secret || parse_url(url) != 0) {
+    if (!url || !opt.t.system || !opt.t.secret || parse_url(url, &opt.t) != 0) {
         fprintf(stderr, "vxpload: --url (loopback http), --system and --secret are required\n");
         return -1;
     }
@@ -1447,9 +1844,23 @@ static int parse_args(int argc, char **argv)
         fprintf(stderr, "vxpload: option out of range\n");
         return -1;
     }
-    if (opt.mode == MODE_SEND && opt.requests == 0 && opt.duration == 0) {
-        fprintf(stderr, "vxpload: send mode needs --duration or --requests\n");
+    if ((opt.mode == MODE_SEND || opt.mode == MODE_RELAY) && opt.requests == 0 &&
+        opt.duration == 0) {
+        fprintf(stderr, "vxpload: %s mode needs --duration or --requests\n", mode);
         return -1;
+    }
+    if (opt.mode == MODE_RELAY) {
+        if (!recv_url || !opt.recv.system || !opt.recv.secret || parse_url(recv_url, &opt.recv)) {
+            fprintf(stderr, "vxpload: relay mode needs --recv-url (loopback http), --recv-system "
+                            "and --recv-secret\n");
+            return -1;
+        }
+        if (opt.rate < 0 || (opt.rate > 0 && opt.duration == 0) || opt.recv_conns < 1 ||
+            opt.conns + 1 + opt.recv_conns > MAX_CONNS || opt.poll_ms < 1 || opt.poll_ms > 10000 ||
+            opt.drain_s < 0 || opt.drain_s > 3600) {
+            fprintf(stderr, "vxpload: relay option out of range (--rate needs --duration)\n");
+            return -1;
+        }
     }
     return 0;
 }
@@ -1492,24 +1903,6 @@ static int load_template(const char *path, int *fd_out)
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_ms(const uint32_t *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1] / 1000.0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--selftest") == 0)
@@ -1531,7 +1924,10 @@ int main(int argc, char **argv)
     if (opt.file && opt.mode != MODE_RECEIVE && load_template(opt.file, &docfd) != 0)
         return 1;
 
-    struct worker *ws = calloc((size_t)opt.conns, sizeof *ws);
+    /* relay mode: the senders, then the recipient's lister and fetchers */
+    int n_workers = opt.mode == MODE_RELAY ? opt.conns + 1 + opt.recv_conns : opt.conns;
+    atomic_store(&g_senders_left, opt.conns);
+    struct worker *ws = calloc((size_t)n_workers, sizeof *ws);
     if (!ws)
         return 1;
     atomic_store(&g_budget, opt.requests);
@@ -1544,12 +1940,19 @@ int main(int argc, char **argv)
     g_start_ns = mono_ns();
     g_deadline_ns = opt.duration > 0 ? g_start_ns + (int64_t)(opt.duration * 1e9) : 0;
     int started = 0;
-    for (int i = 0; i < opt.conns; i++) {
+    for (int i = 0; i < n_workers; i++) {
         ws[i].id = i;
         ws[i].c.fd = -1;
+        ws[i].role = i < opt.conns ? ROLE_SENDER : i == opt.conns ? ROLE_LISTER : ROLE_FETCHER;
+        ws[i].c.t = ws[i].role == ROLE_SENDER ? &opt.t : &opt.recv;
         if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
             break;
         started++;
+    }
+    if (opt.mode == MODE_RELAY && started < n_workers) {
+        /* the roles wait for each other: without all of them the run cannot end */
+        fprintf(stderr, "vxpload: cannot start %d threads\n", n_workers);
+        exit(1);
     }
     for (int i = 0; i < started; i++)
         pthread_join(ws[i].th, NULL);
@@ -1562,6 +1965,12 @@ int main(int argc, char **argv)
     long hwm = opt.pid ? proc_status_kb(opt.pid, "VmHWM") : -1;
     if (rss_end > g_rss_max_kb)
         g_rss_max_kb = rss_end;
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+              ru.ru_stime.tv_usec / 1e6;
+    int relay_rc = opt.mode == MODE_RELAY ? relay_report(ws, started, cpu) : 0;
 
     uint64_t ok = 0, failed = 0, http = 0;
     size_t nlat = 0;
@@ -1579,6 +1988,8 @@ int main(int argc, char **argv)
             memcpy(lat + k, ws[i].lat_us, ws[i].nlat * sizeof *lat);
         k += ws[i].nlat;
         free(ws[i].lat_us);
+        free(ws[i].ok_ns);
+        free(ws[i].arr);
         buf_free(&ws[i].head);
         buf_free(&ws[i].c.in);
         buf_free(&ws[i].c.body);
@@ -1588,46 +1999,44 @@ int main(int argc, char **argv)
     else
         nlat = 0;
     double elapsed = (double)(end_ns - g_start_ns) / 1e9;
-    struct rusage ru;
-    double cpu = 0;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-              ru.ru_stime.tv_usec / 1e6;
     double rate = elapsed > 0 ? (double)ok / elapsed : 0;
     double p50 = pct_ms(lat, nlat, 0.50), p90 = pct_ms(lat, nlat, 0.90);
     double p99 = pct_ms(lat, nlat, 0.99), pmax = nlat ? lat[nlat - 1] / 1000.0 : 0;
 
     const char *unit = opt.mode == MODE_RECEIVE ? "cycles" : "requests";
-    printf("vxpload: mode=%s connections=%d url=http://%s%s system=%s", mode_names[opt.mode],
-           started, opt.hostport, opt.prefix, opt.system);
-    if (g_doc)
-        printf(" file=%s (%zu bytes)", opt.file, g_doc_len);
-    printf("\n%s: ok=%" PRIu64 " failed=%" PRIu64 " (HTTP requests %" PRIu64 ")\n", unit, ok,
-           failed, http);
-    if (opt.mode == MODE_RECEIVE)
-        printf("lists: %" PRIu64 " (items listed %" PRIu64 ", distinct %zu, list failures %" PRIu64
-               ")\n",
-               rq.lists, rq.listed, rq.seen.n, rq.list_failed);
-    printf("elapsed: %.3f s   rate: %.1f %s/s\n", elapsed, rate, unit);
-    printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
-    printf("vxpload's own CPU time: %.2f s (%.0f%% of one CPU)\n", cpu,
-           elapsed > 0 ? 100 * cpu / elapsed : 0);
-    if (opt.pid)
-        printf("server pid %d: VmRSS start %ld kB, sampled max %ld kB, end %ld kB; VmHWM %ld kB\n",
-               (int)opt.pid, rss_start, g_rss_max_kb, rss_end, hwm);
-    if (opt.mode == MODE_RECEIVE)
-        printf("ended: %s\n", g_end);
-    if (g_first_fail)
-        printf("first failure: %s\n", g_first_fail);
-    printf("RESULT mode=%s conns=%d ok=%" PRIu64 " failed=%" PRIu64 " http=%" PRIu64
-           " elapsed_s=%.3f client_cpu_s=%.2f rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
-           "max_ms=%.2f"
-           " server_rss_start_kb=%ld server_rss_max_kb=%ld server_rss_end_kb=%ld"
-           " server_hwm_kb=%ld%s%s\n",
-           mode_names[opt.mode], started, ok, failed, http, elapsed, cpu, rate, p50, p90, p99, pmax,
-           rss_start, g_rss_max_kb, rss_end, hwm, opt.mode == MODE_RECEIVE ? " end=" : "",
-           opt.mode == MODE_RECEIVE ? g_end : "");
-    fflush(stdout);
+    if (opt.mode != MODE_RELAY) {
+        printf("vxpload: mode=%s connections=%d url=http://%s%s system=%s", mode_names[opt.mode],
+               started, opt.t.hostport, opt.t.prefix, opt.t.system);
+        if (g_doc)
+            printf(" file=%s (%zu bytes)", opt.file, g_doc_len);
+        printf("\n%s: ok=%" PRIu64 " failed=%" PRIu64 " (HTTP requests %" PRIu64 ")\n", unit, ok,
+               failed, http);
+        if (opt.mode == MODE_RECEIVE)
+            printf("lists: %" PRIu64 " (items listed %" PRIu64
+                   ", distinct %zu, list failures %" PRIu64 ")\n",
+                   rq.lists, rq.listed, rq.seen.n, rq.list_failed);
+        printf("elapsed: %.3f s   rate: %.1f %s/s\n", elapsed, rate, unit);
+        printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
+        printf("vxpload's own CPU time: %.2f s (%.0f%% of one CPU)\n", cpu,
+               elapsed > 0 ? 100 * cpu / elapsed : 0);
+        if (opt.pid)
+            printf(
+                "server pid %d: VmRSS start %ld kB, sampled max %ld kB, end %ld kB; VmHWM %ld kB\n",
+                (int)opt.pid, rss_start, g_rss_max_kb, rss_end, hwm);
+        if (opt.mode == MODE_RECEIVE)
+            printf("ended: %s\n", g_end);
+        if (g_first_fail)
+            printf("first failure: %s\n", g_first_fail);
+        printf("RESULT mode=%s conns=%d ok=%" PRIu64 " failed=%" PRIu64 " http=%" PRIu64
+               " elapsed_s=%.3f client_cpu_s=%.2f rate=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
+               "max_ms=%.2f"
+               " server_rss_start_kb=%ld server_rss_max_kb=%ld server_rss_end_kb=%ld"
+               " server_hwm_kb=%ld%s%s\n",
+               mode_names[opt.mode], started, ok, failed, http, elapsed, cpu, rate, p50, p90, p99,
+               pmax, rss_start, g_rss_max_kb, rss_end, hwm, opt.mode == MODE_RECEIVE ? " end=" : "",
+               opt.mode == MODE_RECEIVE ? g_end : "");
+        fflush(stdout);
+    }
 
     free(lat);
     free(ws);
@@ -1635,10 +2044,13 @@ int main(int argc, char **argv)
     for (size_t i = rq.head; i < rq.len; i++)
         free(rq.q[i]);
     free(rq.q);
+    free(rq.qt);
     idset_free(&rq.seen);
     if (g_doc)
         munmap((void *)g_doc, g_doc_len);
     if (docfd >= 0)
         close(docfd);
+    if (opt.mode == MODE_RELAY)
+        return relay_rc;
     return failed || started < opt.conns ? 1 : 0;
 }

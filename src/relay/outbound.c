@@ -1,6 +1,8 @@
 /* outbound — the peer's outbox on its way out (see relay.h): a scheduler claims due rows, the
  * workers send them, outcomes go through the committer. A row is "in flight" from its claim
- * until its outcome is committed, so that no scan claims it twice. */
+ * until the scan after its outcome was committed, so that no scan claims it twice (a scan whose
+ * read began before that commit still sees the row due). Once sent, a row no longer takes the
+ * room of a row to send: its outcome only waits for the committer. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +17,38 @@
 
 #define SCAN_MS 250 /* due rows of retries and rows a kick missed are found within this */
 
-static int inflight_has(const struct peer_rt *p, const char *id)
+static struct relay_inflight *inflight_find(struct peer_rt *p, const char *id)
 {
     for (size_t i = 0; i < p->n_inflight; i++)
-        if (strcmp(p->inflight[i], id) == 0)
-            return 1;
-    return 0;
+        if (strcmp(p->inflight[i].id, id) == 0)
+            return &p->inflight[i];
+    return NULL;
 }
 
 static void inflight_remove(struct peer_rt *p, const char *id)
 {
-    for (size_t i = 0; i < p->n_inflight; i++)
-        if (strcmp(p->inflight[i], id) == 0) {
-            memcpy(p->inflight[i], p->inflight[--p->n_inflight], UUID_SIZE);
-            return;
-        }
+    struct relay_inflight *f = inflight_find(p, id);
+    if (f)
+        *f = p->inflight[--p->n_inflight];
+}
+
+/* Before a scan reads the store: rows whose outcome is committed are seen there as they are. */
+static void inflight_purge(struct peer_rt *p)
+{
+    for (size_t i = 0; i < p->n_inflight;)
+        if (p->inflight[i].state == RELAY_ROW_SETTLED)
+            p->inflight[i] = p->inflight[--p->n_inflight];
+        else
+            i++;
+    p->n_settled = 0;
+}
+
+static void inflight_set(struct peer_rt *p, const char *id, enum relay_row_state from,
+                         enum relay_row_state to)
+{
+    struct relay_inflight *f = inflight_find(p, id);
+    if (f && f->state == from)
+        f->state = to;
 }
 
 /* --- outcomes ----------------------------------------------------------------------------------
@@ -68,7 +87,13 @@ static void outcome_done(struct commit_job *cj, int ok)
         log_error("relay: the outcome of outbox row %s (peer %s) was not stored; it is sent again",
                   j->row.id, p->cfg.name);
     pthread_mutex_lock(&p->mu);
-    inflight_remove(p, j->row.id);
+    if (ok) {
+        inflight_set(p, j->row.id, RELAY_ROW_SENT, RELAY_ROW_SETTLED);
+        p->n_settled++;
+    } else {
+        inflight_remove(p, j->row.id); /* as it is in the store: due */
+    }
+    p->n_sent--;
     pthread_mutex_unlock(&p->mu);
     store_outbox_clear(&j->row);
     free(j);
@@ -179,7 +204,9 @@ static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox
     relay_note_call(p, res != VXP_UNREACHABLE, error);
     if (res == VXP_OK)
         p->pull_soon = 1; /* answers (status packages) may follow */
-    pthread_cond_broadcast(&p->wake);
+    inflight_set(p, j->row.id, RELAY_ROW_SENDING, RELAY_ROW_SENT);
+    p->n_sent++;
+    pthread_cond_broadcast(&p->wake); /* room for another row */
     pthread_mutex_unlock(&p->mu);
     relay_submit(p, &j->job);
 }
@@ -272,30 +299,40 @@ static void *scheduler_main(void *arg)
 {
     struct peer_rt *p = arg;
     struct store *st = p->relay->st;
-    size_t cap = 2 * (size_t)p->n_workers;
+    size_t cap = p->q_cap; /* rows queued or being sent */
     int64_t next_scan = 0;
+    int backlog = 0; /* the last scan was cut by the room: more rows are due */
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         int64_t now = now_ms();
-        if ((p->kicked || now >= next_scan) && p->n_inflight < cap) {
+        size_t active = p->n_inflight - p->n_sent - p->n_settled;
+        size_t room = active < cap ? cap - active : 0;
+        if (room > p->inflight_cap - (p->n_inflight - p->n_settled))
+            room = p->inflight_cap - (p->n_inflight - p->n_settled);
+        if ((p->kicked || backlog || now >= next_scan) && room > 0) {
             p->kicked = 0;
-            size_t room = cap - p->n_inflight, skip = p->n_inflight;
+            inflight_purge(p);
+            /* rows in flight are still due in the store: ask for them too, and skip them */
+            size_t skip = p->n_inflight, asked = skip + room;
             pthread_mutex_unlock(&p->mu);
             struct due_list l = {0};
             enum store_rc rc =
-                st->outbox_due(st->cls, p->cfg.name, now, (unsigned)(skip + room), collect_due, &l);
+                st->outbox_due(st->cls, p->cfg.name, now, (unsigned)asked, collect_due, &l);
             pthread_mutex_lock(&p->mu);
             for (size_t i = 0; i < l.n; i++) {
                 struct store_outbox *o = &l.v[i];
-                if (rc >= 0 && !l.oom && room > 0 && !inflight_has(p, o->id) &&
-                    p->q_len < p->q_cap) {
-                    memcpy(p->inflight[p->n_inflight++], o->id, UUID_SIZE);
+                if (rc >= 0 && !l.oom && room > 0 && !inflight_find(p, o->id) &&
+                    p->q_len < p->q_cap && p->n_inflight < p->inflight_cap) {
+                    struct relay_inflight *f = &p->inflight[p->n_inflight++];
+                    memcpy(f->id, o->id, UUID_SIZE);
+                    f->state = RELAY_ROW_SENDING;
                     p->queue[p->q_len++] = *o;
                     room--;
                 } else {
                     store_outbox_clear(o);
                 }
             }
+            backlog = rc >= 0 && !l.oom && l.n == asked;
             free(l.v);
             if (rc < 0 || l.oom)
                 log_error("relay: peer %s: cannot read the outbox", p->cfg.name);
@@ -314,10 +351,10 @@ static void *scheduler_main(void *arg)
 int relay_outbound_start(struct peer_rt *p)
 {
     unsigned n = p->relay->cfg.workers;
-    p->q_cap = p->inflight_cap = 2 * (size_t)n;
+    p->q_cap = 2 * (size_t)n;
     p->queue = calloc(p->q_cap, sizeof *p->queue);
-    /* the in-flight set also holds rows whose outcome awaits the committer */
-    p->inflight_cap = 2 * p->q_cap + n;
+    /* the in-flight set also holds the settling rows: a committer batch of outcomes per worker */
+    p->inflight_cap = 4 * p->q_cap + n;
     p->inflight = calloc(p->inflight_cap, sizeof *p->inflight);
     p->workers = calloc(n, sizeof *p->workers);
     if (!p->queue || !p->inflight || !p->workers)

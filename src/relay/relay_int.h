@@ -12,6 +12,15 @@
 #include "store/store.h"
 #include "util/crypto.h"
 
+/* An outbox row claimed by the scheduler: queued or being sent; sent, its outcome waiting for
+ * the committer; settled, its outcome committed (dropped at the next scan). */
+enum relay_row_state { RELAY_ROW_SENDING, RELAY_ROW_SENT, RELAY_ROW_SETTLED };
+
+struct relay_inflight {
+    char id[UUID_SIZE];
+    enum relay_row_state state;
+};
+
 /* One configured peer while the server runs. mu guards everything below it. */
 struct peer_rt {
     struct relay *relay;
@@ -32,8 +41,9 @@ struct peer_rt {
 
     struct store_outbox *queue; /* claimed rows waiting for a worker (owned) */
     size_t q_len, q_cap;
-    char (*inflight)[UUID_SIZE]; /* queued + being sent + outcome not yet committed */
+    struct relay_inflight *inflight; /* claimed rows, see outbound.c */
     size_t n_inflight, inflight_cap;
+    size_t n_sent, n_settled; /* of those, in each state (the rest: queued or being sent) */
     unsigned jobs; /* committer jobs of this peer not yet done */
 
     /* health */

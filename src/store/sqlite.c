@@ -166,15 +166,19 @@ static const char sql_inbox_count_type[] = "SELECT COUNT(*) FROM delivery"
                                            " AND messagetype = ?2";
 /* Packages newest first (limit/offset count packages), one row per delivery (with its outbox row
  * when relayed); a package without any delivery yields no row. */
-static const char sql_sent_list[] =
-    "SELECT " PKG_COLS ", " DLV_COLS ", " OUTBOX_COLS " FROM"
-    " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"
-    "  AND (?3 IS NULL OR id = ?3) AND (?4 = 0 OR created_ms >= ?4)"
-    "  AND (?5 = 0 OR created_ms < ?5)"
-    "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"
-    " JOIN delivery d ON d.package_id = p.id"
-    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"
-    " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id";
+/* A sender's packages, or one of them (?3): the by-id form is its own statement, as
+ * "(?3 IS NULL OR id = ?3)" would scan every package of the sender instead of the key. */
+#define SENT_LIST(ID)                                                                          \
+    "SELECT " PKG_COLS ", " DLV_COLS ", " OUTBOX_COLS " FROM"                                  \
+    " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"        \
+    "  AND " ID " AND (?4 = 0 OR created_ms >= ?4)"                                            \
+    "  AND (?5 = 0 OR created_ms < ?5)"                                                        \
+    "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"                                \
+    " JOIN delivery d ON d.package_id = p.id"                                                  \
+    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"                                          \
+    " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id"
+static const char sql_sent_list[] = SENT_LIST("?3 IS NULL");
+static const char sql_sent_one[] = SENT_LIST("id = ?3");
 
 static const char sql_txlog_insert[] =
     "INSERT INTO txlog (seq, time_ms, actor, operation, package_id, content_sha256, outcome,"
@@ -429,6 +433,7 @@ enum stmt_id {
     S_INBOX_COUNT_ANY,
     S_INBOX_COUNT_TYPE,
     S_SENT_LIST,
+    S_SENT_ONE,
     S_TXLOG_INSERT,
     S_TXLOG_SCAN,
     S_META_GET,
@@ -513,6 +518,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_INBOX_COUNT_ANY] = sql_inbox_count_any,
     [S_INBOX_COUNT_TYPE] = sql_inbox_count_type,
     [S_SENT_LIST] = sql_sent_list,
+    [S_SENT_ONE] = sql_sent_one,
     [S_TXLOG_INSERT] = sql_txlog_insert,
     [S_TXLOG_SCAN] = sql_txlog_scan,
     [S_META_GET] = sql_meta_get,
@@ -1838,7 +1844,8 @@ static enum store_rc sq_sent_list(void *cls, const struct store_sent_filter *f, 
     enum store_rc ret = rd_open(cls, &r, 0);
     if (ret < 0)
         return ret;
-    sqlite3_stmt *st = st_get(r.c, S_SENT_LIST);
+    enum stmt_id id = f->package_id ? S_SENT_ONE : S_SENT_LIST;
+    sqlite3_stmt *st = st_get(r.c, id);
     if (!st) {
         rd_close(&r);
         return STORE_HARD_ERROR;
@@ -1871,7 +1878,7 @@ static enum store_rc sq_sent_list(void *cls, const struct store_sent_filter *f, 
         }
     }
     ret = rc == SQLITE_DONE ? STORE_ONE_RESULT : fail(r.c, rc, "sent_list");
-    st_put(r.c, S_SENT_LIST, st);
+    st_put(r.c, id, st);
     rd_close(&r);
     return ret;
 }
