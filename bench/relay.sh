@@ -16,7 +16,7 @@
 #   BENCH_SECONDS       length of every measured phase (default 15)
 #   BENCH_RATE          offered packages/s of the fixed-rate phases (default 500)
 #   BENCH_CONNS         sender connections (default 16)
-#   BENCH_RECV_CONNS    recipient connections fetching packages (default 4)
+#   BENCH_RECV_CONNS    recipient connections fetching packages (default 16)
 #   BENCH_POLL_MS       the recipient lists its inbox this often (default 10)
 #   BENCH_STRICT=1      exit 1 when a target is missed (default: targets are informational)
 set -eu
@@ -32,7 +32,7 @@ TESTDATA=${LT_TESTDATA:-$ROOT/../shared/testdata/edxml}
 SECS=${BENCH_SECONDS:-15}
 RATE=${BENCH_RATE:-500}
 CONNS=${BENCH_CONNS:-16}
-RECV_CONNS=${BENCH_RECV_CONNS:-4}
+RECV_CONNS=${BENCH_RECV_CONNS:-16}
 POLL_MS=${BENCH_POLL_MS:-10}
 STRICT=${BENCH_STRICT:-0}
 
