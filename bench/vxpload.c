@@ -1547,7 +1547,11 @@ static int relay_report(struct worker *ws, int n, double cpu)
     qsort(arr, n_arr, sizeof *arr, cmp_arrival);
     qsort(slat, n_send_lat, sizeof *slat, cmp_u32);
     size_t delivered = 0, dups = 0, unacked = 0;
-    int64_t first_ok = INT64_MAX, last_seen = 0;
+    int64_t last_seen = 0;
+    /* the worst delivery latency of the packages acknowledged in each second of the run */
+    enum { SERIES_MAX = 600 };
+    uint32_t series[SERIES_MAX] = {0};
+    int n_series = 0;
     for (size_t i = 0; i < n_arr; i++) {
         const struct arrival *a = &arr[i];
         if (i > 0 && arr[i - 1].sender == a->sender && arr[i - 1].seq == a->seq) {
@@ -1560,14 +1564,18 @@ static int relay_report(struct worker *ws, int n, double cpu)
             continue;
         }
         int64_t us = (a->listed_ns - s->ok_ns[a->seq]) / 1000;
-        dlat[delivered++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+        uint32_t v = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+        dlat[delivered++] = v;
+        int64_t sec = (s->ok_ns[a->seq] - g_start_ns) / 1000000000;
+        if (sec >= 0 && sec < SERIES_MAX) {
+            if (v > series[sec])
+                series[sec] = v;
+            if (sec + 1 > n_series)
+                n_series = (int)sec + 1;
+        }
         if (a->listed_ns > last_seen)
             last_seen = a->listed_ns;
     }
-    for (int i = 0; i < n; i++)
-        for (size_t j = 0; ws[i].role == ROLE_SENDER && j < ws[i].n_ok_ns; j++)
-            if (ws[i].ok_ns[j] >= 0 && ws[i].ok_ns[j] < first_ok)
-                first_ok = ws[i].ok_ns[j];
     qsort(dlat, delivered, sizeof *dlat, cmp_u32);
     size_t missing = sent_ok > delivered ? (size_t)sent_ok - delivered : 0;
     double span = delivered && last_seen > g_start_ns ? (double)(last_seen - g_start_ns) / 1e9 : 0;
@@ -1576,7 +1584,6 @@ static int relay_report(struct worker *ws, int n, double cpu)
     double p50 = pct_ms(dlat, delivered, 0.50), p90 = pct_ms(dlat, delivered, 0.90);
     double p99 = pct_ms(dlat, delivered, 0.99), pmax = delivered ? dlat[delivered - 1] / 1000.0 : 0;
     double s50 = pct_ms(slat, n_send_lat, 0.50), s99 = pct_ms(slat, n_send_lat, 0.99);
-    (void)first_ok;
 
     printf("vxpload: mode=relay senders=%d to http://%s%s as %s; recipient %s at http://%s%s "
            "(%d fetchers, list every %d ms)\n",
@@ -1598,7 +1605,10 @@ static int relay_report(struct worker *ws, int n, double cpu)
     printf("delivery latency ms (sender's OK -> recipient's list): p50 %.1f  p90 %.1f  p99 %.1f  "
            "max %.1f\n",
            p50, p90, p99, pmax);
-    printf("vxpload's own CPU time: %.2f s\n", cpu);
+    printf("worst delivery latency ms by second of sending:");
+    for (int i = 0; i < n_series; i++)
+        printf(" %.0f", series[i] / 1000.0);
+    printf("\nvxpload's own CPU time: %.2f s\n", cpu);
     if (g_first_fail)
         printf("first failure: %s\n", g_first_fail);
     printf("RESULT mode=relay conns=%d offered=%.1f sent_ok=%" PRIu64 " send_failed=%" PRIu64

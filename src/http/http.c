@@ -104,13 +104,16 @@ int http_reply(struct http_request *req, unsigned status, const char *content_ty
     return queue(req, status, r, content_type);
 }
 
+#define STREAM_BLOCK (64 * 1024)
+
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
                       uint64_t size,
                       ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max), void *ctx,
                       void (*free_fn)(void *))
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(size, 64 * 1024, reader, ctx, free_fn);
+    /* MHD zeroes a buffer of block_size per response: no bigger than the body */
+    size_t block = size < STREAM_BLOCK ? (size_t)(size ? size : 1) : STREAM_BLOCK;
+    struct MHD_Response *r = MHD_create_response_from_callback(size, block, reader, ctx, free_fn);
     if (!r) {
         if (free_fn)
             free_fn(ctx);

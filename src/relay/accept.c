@@ -25,13 +25,22 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
+static void clear_rows(struct accept_job *j)
+{
+    for (size_t i = 0; i < j->n_rows; i++)
+        store_outbox_clear(&j->rows[i]);
+    free(j->rows);
+    j->rows = NULL;
+    j->n_rows = 0;
+}
+
 void accept_job_clear(struct accept_job *j)
 {
     free_strv(j->recipients, j->n_recipients);
     free_strv(j->trace_organs, j->n_trace_organs);
-    free_strv(j->kick_peers, j->n_kick_peers);
-    j->recipients = j->trace_organs = j->kick_peers = NULL;
-    j->n_recipients = j->n_trace_organs = j->n_kick_peers = 0;
+    clear_rows(j);
+    j->recipients = j->trace_organs = NULL;
+    j->n_recipients = j->n_trace_organs = 0;
     store_package_clear(&j->meta);
     free(j->pulled_peer);
     free(j->pulled_doc_id);
@@ -229,6 +238,13 @@ static enum store_rc write_outbox(struct accept_job *j, struct store *st, const 
                                  .created_ms = now,
                                  .updated_ms = now};
         rc = st->outbox_insert(st->cls, &o);
+        struct store_outbox *nv = rc >= 0 ? realloc(j->rows, (j->n_rows + 1) * sizeof *nv) : NULL;
+        if (nv)
+            j->rows = nv;
+        if (rc >= 0 && (!nv || store_outbox_copy(&j->rows[j->n_rows], &o) != 0))
+            rc = STORE_HARD_ERROR;
+        else if (rc >= 0)
+            j->n_rows++;
     }
     free(to_text);
     return rc;
@@ -273,8 +289,6 @@ static enum store_rc write_all(struct accept_job *j, struct store *st, const str
             continue;
         }
         rc = write_outbox(j, st, r[i].peer, r, &trace, now, row_ids[i]);
-        if (rc >= 0 && strv_add(&j->kick_peers, &j->n_kick_peers, r[i].peer) != 0)
-            rc = STORE_HARD_ERROR;
     }
     for (size_t i = 0; rc >= 0 && i < j->n_recipients; i++) {
         char uuid[UUID_SIZE];
@@ -332,9 +346,7 @@ enum store_rc accept_execute(struct store *st, struct commit_job *cj)
     j->err = LT_ERR_OK;
     j->duplicate = 0;
     buf_reset(&j->detail);
-    free_strv(j->kick_peers, j->n_kick_peers);
-    j->kick_peers = NULL;
-    j->n_kick_peers = 0;
+    clear_rows(j);
     free(j->meta.origin_peer);
     j->meta.origin_peer = NULL;
 
@@ -378,6 +390,7 @@ enum store_rc accept_execute(struct store *st, struct commit_job *cj)
 
 void accept_after_commit(struct accept_job *j)
 {
-    for (size_t i = 0; i < j->n_kick_peers; i++)
-        relay_kick(j->relay, j->kick_peers[i]);
+    for (size_t i = 0; i < j->n_rows; i++)
+        relay_offer(j->relay, &j->rows[i]);
+    clear_rows(j);
 }

@@ -12,8 +12,8 @@
  *      now), the status bookkeeping (a status package marks the document it answers) and the
  *      log record are written together.
  * The caller owns the job (embeds it first in its own struct), fills the inputs, sets job.done
- * and submits it; after the commit, accept_after_commit() wakes the relay for the peers that got
- * outbox rows. */
+ * and submits it; after the commit, accept_after_commit() hands the outbox rows it wrote to
+ * their peers' senders. */
 #ifndef LT_RELAY_ACCEPT_H
 #define LT_RELAY_ACCEPT_H
 
@@ -58,8 +58,8 @@ struct accept_job {
     struct buf detail;
     char doc_id[DOCID_HEX_SIZE];
     int duplicate;
-    char **kick_peers; /* peers that got an outbox row in the committed transaction */
-    size_t n_kick_peers;
+    struct store_outbox *rows; /* the outbox rows of the transaction (offered after commit) */
+    size_t n_rows;
 };
 
 /* Copies what accept needs from a parsed package (descriptive fields, trace position and hops,
@@ -74,7 +74,7 @@ enum lt_err accept_package_recipients(struct accept_job *j, const struct edxml_p
 
 /* The committer's execute() for an accept job. */
 enum store_rc accept_execute(struct store *st, struct commit_job *cj);
-/* After a successful commit (from done()): wakes the relay for the peers that got rows. */
+/* After a successful commit (from done()): offers the rows to their peers' senders. */
 void accept_after_commit(struct accept_job *j);
 /* Frees what the job owns (not the job itself). */
 void accept_job_clear(struct accept_job *j);

@@ -286,15 +286,9 @@ static int collect_track(void *ctx, const struct store_outbox *o)
     if (!nv)
         return 1;
     l->v = nv;
-    struct store_outbox *d = &l->v[l->n++];
-    *d = *o;
-    d->id = strdup(o->id);
-    d->package_id = strdup(o->package_id);
-    d->peer = strdup(o->peer);
-    d->recipients = strdup(o->recipients ? o->recipients : "[]");
-    d->insert_text = strdup(o->insert_text ? o->insert_text : "");
-    d->last_error = strdup(o->last_error ? o->last_error : "");
-    d->remote_doc_id = strdup(o->remote_doc_id ? o->remote_doc_id : "");
+    if (store_outbox_copy(&l->v[l->n], o) != 0)
+        return 1;
+    l->n++;
     return 0;
 }
 

@@ -113,43 +113,55 @@ static char *set_str(char **dst, const char *v)
 /* --- one attempt -------------------------------------------------------------------------------
  */
 
+#define READ_STEP (64 * 1024)
+#define KEEP_BYTES (1024 * 1024) /* a worker keeps buffers up to this between attempts */
+
+/* The package's bytes, read straight into out (which a worker reuses from one row to the
+ * next, so that sending allocates nothing in the common case). */
 static int read_package(struct store *st, const char *id, struct buf *out)
 {
-    char *chunk = malloc(STORE_CHUNK_SIZE);
-    if (!chunk)
-        return -1;
     int64_t off = 0;
     for (;;) {
-        size_t n = 0;
-        if (st->package_read(st->cls, id, off, chunk, STORE_CHUNK_SIZE, &n) != STORE_ONE_RESULT ||
-            (n && buf_append(out, chunk, n) != 0)) {
-            free(chunk);
+        if (buf_reserve(out, READ_STEP) != 0)
             return -1;
-        }
+        size_t n = 0;
+        if (st->package_read(st->cls, id, off, out->data + out->len, out->cap - out->len - 1, &n) !=
+            STORE_ONE_RESULT)
+            return -1;
+        out->len += n;
+        out->data[out->len] = '\0';
         if (n == 0)
-            break;
+            return 0;
         off += (int64_t)n;
     }
-    free(chunk);
-    return 0;
 }
 
-/* Sends one row and hands its outcome to the committer. Called without p->mu. */
-static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox *row)
+/* Empties a worker's buffer for the next row; one grown by a big package is given back. */
+static void recycle(struct buf *b)
+{
+    if (b->cap > KEEP_BYTES)
+        buf_free(b);
+    else
+        buf_reset(b);
+}
+
+/* Sends one row and hands its outcome to the committer. Called without p->mu. raw and traced:
+ * the worker's buffers. */
+static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox *row,
+                    struct buf *raw, struct buf *traced)
 {
     struct relay *r = p->relay;
-    struct buf raw = {0}, traced = {0};
-    const struct buf *doc = &raw;
+    const struct buf *doc = raw;
     char remote_id[128] = "", error[600] = "";
     enum vxp_result res;
-    if (read_package(r->st, row->package_id, &raw) != 0) {
+    if (read_package(r->st, row->package_id, raw) != 0) {
         res = VXP_FAILED;
         snprintf(error, sizeof error, "package %s cannot be read here", row->package_id);
     } else {
         if (row->insert_offset >= 0) {
-            if (edxml_trace_splice(raw.data, raw.len, row->insert_offset, row->insert_text,
-                                   &traced) == 0)
-                doc = &traced;
+            if (edxml_trace_splice(raw->data, raw->len, row->insert_offset, row->insert_text,
+                                   traced) == 0)
+                doc = traced;
             else
                 log_warn("relay: package %s: the TraceHeader does not fit the stored bytes; sent "
                          "unchanged",
@@ -162,8 +174,8 @@ static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox
         else if (res == VXP_UNREACHABLE)
             snprintf(error, sizeof error, "%s", vxp_client_error(c));
     }
-    buf_free(&raw);
-    buf_free(&traced);
+    recycle(raw);
+    recycle(traced);
 
     int64_t now = now_ms();
     struct outcome_job *j = calloc(1, sizeof *j);
@@ -220,6 +232,7 @@ void *relay_worker_main(void *arg)
         log_error("relay: peer %s: cannot create a client", p->cfg.name);
         return NULL;
     }
+    struct buf raw = {0}, traced = {0};
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         if (p->q_len == 0) {
@@ -245,7 +258,7 @@ void *relay_worker_main(void *arg)
         memmove(p->queue, p->queue + 1, (p->q_len - 1) * sizeof *p->queue);
         p->q_len--;
         pthread_mutex_unlock(&p->mu);
-        attempt(p, c, &row);
+        attempt(p, c, &row, &raw, &traced);
         pthread_mutex_lock(&p->mu);
         if (probe) {
             p->probing = 0;
@@ -253,6 +266,8 @@ void *relay_worker_main(void *arg)
         }
     }
     pthread_mutex_unlock(&p->mu);
+    buf_free(&raw);
+    buf_free(&traced);
     vxp_client_free(c);
     return NULL;
 }
@@ -261,6 +276,8 @@ void *relay_worker_main(void *arg)
  */
 
 struct due_list {
+    struct peer_rt *p;
+    size_t want; /* rows not in flight to collect; then the scan stops */
     struct store_outbox *v;
     size_t n, cap;
     int oom;
@@ -269,6 +286,11 @@ struct due_list {
 static int collect_due(void *ctx, const struct store_outbox *o)
 {
     struct due_list *l = ctx;
+    pthread_mutex_lock(&l->p->mu);
+    int claimed = inflight_find(l->p, o->id) != NULL;
+    pthread_mutex_unlock(&l->p->mu);
+    if (claimed)
+        return 0; /* claimed rows stay in flight until the scan after their outcome */
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         struct store_outbox *nv = realloc(l->v, cap * sizeof *nv);
@@ -279,60 +301,78 @@ static int collect_due(void *ctx, const struct store_outbox *o)
         l->v = nv;
         l->cap = cap;
     }
-    struct store_outbox *d = &l->v[l->n];
-    *d = *o;
-    d->id = strdup(o->id);
-    d->package_id = strdup(o->package_id);
-    d->peer = strdup(o->peer);
-    d->recipients = strdup(o->recipients);
-    d->insert_text = strdup(o->insert_text ? o->insert_text : "");
-    d->last_error = strdup(o->last_error ? o->last_error : "");
-    d->remote_doc_id = strdup(o->remote_doc_id ? o->remote_doc_id : "");
-    l->n++;
-    if (!d->id || !d->package_id || !d->peer || !d->recipients || !d->insert_text ||
-        !d->last_error || !d->remote_doc_id)
+    if (store_outbox_copy(&l->v[l->n], o) != 0)
         l->oom = 1;
-    return l->oom;
+    else
+        l->n++;
+    return l->oom || l->n == l->want;
+}
+
+/* Under p->mu: queues o for a worker (taking its strings) unless it is in flight already or
+ * there is no room. 1 when queued. */
+static int claim(struct peer_rt *p, struct store_outbox *o)
+{
+    if (inflight_find(p, o->id) || p->q_len >= p->q_cap || p->n_inflight >= p->inflight_cap)
+        return 0;
+    struct relay_inflight *f = &p->inflight[p->n_inflight++];
+    memcpy(f->id, o->id, UUID_SIZE);
+    f->state = RELAY_ROW_SENDING;
+    p->queue[p->q_len++] = *o;
+    memset(o, 0, sizeof *o);
+    return 1;
+}
+
+/* Room for rows to send (queued or being sent), under p->mu. */
+static size_t room_of(const struct peer_rt *p)
+{
+    size_t active = p->n_inflight - p->n_sent - p->n_settled;
+    size_t room = active < p->q_cap ? p->q_cap - active : 0;
+    size_t held = p->n_inflight - p->n_settled; /* what the next purge leaves */
+    size_t free_slots = p->inflight_cap > held ? p->inflight_cap - held : 0;
+    return room < free_slots ? room : free_slots;
+}
+
+int relay_outbound_offer(struct peer_rt *p, struct store_outbox *row)
+{
+    /* a peer backing off takes rows one probe at a time, from the scheduler's scans */
+    if (p->stop || p->health != STORE_PEER_UP || p->n_inflight >= p->inflight_cap ||
+        room_of(p) == 0 || !claim(p, row)) {
+        p->kicked = 1;
+        pthread_cond_broadcast(&p->wake);
+        return 0;
+    }
+    pthread_cond_signal(&p->work);
+    return 1;
 }
 
 static void *scheduler_main(void *arg)
 {
     struct peer_rt *p = arg;
     struct store *st = p->relay->st;
-    size_t cap = p->q_cap; /* rows queued or being sent */
     int64_t next_scan = 0;
     int backlog = 0; /* the last scan was cut by the room: more rows are due */
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         int64_t now = now_ms();
-        size_t active = p->n_inflight - p->n_sent - p->n_settled;
-        size_t room = active < cap ? cap - active : 0;
-        if (room > p->inflight_cap - (p->n_inflight - p->n_settled))
-            room = p->inflight_cap - (p->n_inflight - p->n_settled);
+        size_t room = room_of(p);
         if ((p->kicked || backlog || now >= next_scan) && room > 0) {
             p->kicked = 0;
             inflight_purge(p);
             /* rows in flight are still due in the store: ask for them too, and skip them */
             size_t skip = p->n_inflight, asked = skip + room;
             pthread_mutex_unlock(&p->mu);
-            struct due_list l = {0};
+            struct due_list l = {.p = p, .want = room};
             enum store_rc rc =
                 st->outbox_due(st->cls, p->cfg.name, now, (unsigned)asked, collect_due, &l);
             pthread_mutex_lock(&p->mu);
             for (size_t i = 0; i < l.n; i++) {
-                struct store_outbox *o = &l.v[i];
-                if (rc >= 0 && !l.oom && room > 0 && !inflight_find(p, o->id) &&
-                    p->q_len < p->q_cap && p->n_inflight < p->inflight_cap) {
-                    struct relay_inflight *f = &p->inflight[p->n_inflight++];
-                    memcpy(f->id, o->id, UUID_SIZE);
-                    f->state = RELAY_ROW_SENDING;
-                    p->queue[p->q_len++] = *o;
+                /* a row offered during the scan is in flight already: claim() refuses it */
+                if (rc >= 0 && !l.oom && room > 0 && claim(p, &l.v[i]))
                     room--;
-                } else {
-                    store_outbox_clear(o);
-                }
+                else
+                    store_outbox_clear(&l.v[i]);
             }
-            backlog = rc >= 0 && !l.oom && l.n == asked;
+            backlog = rc >= 0 && !l.oom && l.n == l.want;
             free(l.v);
             if (rc < 0 || l.oom)
                 log_error("relay: peer %s: cannot read the outbox", p->cfg.name);

@@ -430,17 +430,17 @@ void relay_free(struct relay *r)
     free(r);
 }
 
-void relay_kick(struct relay *r, const char *peer)
+void relay_offer(struct relay *r, struct store_outbox *row)
 {
     if (!r)
         return;
     pthread_mutex_lock(&r->mu);
     for (struct peer_rt *p = r->peers; p; p = p->next)
-        if (strcmp(p->cfg.name, peer) == 0) {
+        if (strcmp(p->cfg.name, row->peer) == 0) {
             pthread_mutex_lock(&p->mu);
-            p->kicked = 1;
-            pthread_cond_broadcast(&p->wake);
+            relay_outbound_offer(p, row);
             pthread_mutex_unlock(&p->mu);
+            break;
         }
     pthread_mutex_unlock(&r->mu);
 }

@@ -56,8 +56,10 @@ void relay_stop(struct relay *r);
 /* Frees the relay, after relay_stop() and once the committer has stopped. Accepts NULL. */
 void relay_free(struct relay *r);
 
-/* An outbox row for peer became due now (after an acceptance committed). Any thread. */
-void relay_kick(struct relay *r, const char *peer);
+/* An outbox row became due now (its acceptance committed). Any thread. Queued at once for the
+ * peer's workers when they have room (taking the row's strings), else the peer's scheduler is
+ * woken to find it in the store. */
+void relay_offer(struct relay *r, struct store_outbox *row);
 
 /* --- routing, committer thread only --- */
 

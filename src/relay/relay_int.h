@@ -44,7 +44,7 @@ struct peer_rt {
     struct relay_inflight *inflight; /* claimed rows, see outbound.c */
     size_t n_inflight, inflight_cap;
     size_t n_sent, n_settled; /* of those, in each state (the rest: queued or being sent) */
-    unsigned jobs; /* committer jobs of this peer not yet done */
+    unsigned jobs;            /* committer jobs of this peer not yet done */
 
     /* health */
     enum store_peer_health health;
@@ -85,6 +85,10 @@ int64_t relay_backoff_ms(const struct relay_config *cfg, int n);
 /* outbound.c */
 int relay_outbound_start(struct peer_rt *p);
 void *relay_worker_main(void *arg);
+
+/* Under p->mu: queues row for a worker when the peer is up and has room (1, the row's strings
+ * taken), else wakes the scheduler (0). */
+int relay_outbound_offer(struct peer_rt *p, struct store_outbox *row);
 
 /* inbound.c */
 void *relay_puller_main(void *arg);

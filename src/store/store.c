@@ -147,6 +147,21 @@ void store_outbox_clear(struct store_outbox *o)
     memset(o, 0, sizeof *o);
 }
 
+int store_outbox_copy(struct store_outbox *dst, const struct store_outbox *src)
+{
+    *dst = *src;
+    const char *const in[] = {src->id,          src->package_id, src->peer,         src->recipients,
+                              src->insert_text, src->last_error, src->remote_doc_id};
+    char **out[] = {&dst->id,          &dst->package_id, &dst->peer,         &dst->recipients,
+                    &dst->insert_text, &dst->last_error, &dst->remote_doc_id};
+    int oom = 0;
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        oom |= (*out[i] = strdup(in[i] ? in[i] : "")) == NULL;
+    if (oom)
+        store_outbox_clear(dst);
+    return oom ? -1 : 0;
+}
+
 void store_peer_state_clear(struct store_peer_state *s)
 {
     if (!s)

@@ -40,9 +40,9 @@ enum store_rc {
 #define STORE_ID_MAX 64               /* longest organ/system id accepted anywhere */
 
 struct store_agency {
-    char *id;        /* organ id, e.g. 000.00.00.H34 */
+    char *id; /* organ id, e.g. 000.00.00.H34 */
     char *name;
-    char *parent_id; /* NULL for a root */
+    char *parent_id;           /* NULL for a root */
     char *mail, *mobile, *fax; /* optional, NULL when unknown */
     int64_t created_ms, updated_ms;
 };
@@ -53,7 +53,7 @@ struct store_system {
     char *id;        /* systemId; also an organ id the system serves */
     char *agency_id; /* owner agency */
     enum store_system_status status;
-    char *secret;    /* HMAC key, as configured (raw string) */
+    char *secret; /* HMAC key, as configured (raw string) */
     int64_t created_ms, updated_ms;
 };
 
@@ -63,9 +63,9 @@ struct store_package {
     char *id;            /* sender-side DocId (24 hex) */
     char *sender_system; /* authenticated systemId that sent it */
     enum store_msgtype messagetype;
-    char *from_organ;    /* edXML From/OrganId */
-    char *sha256;        /* 64 lower-case hex of the stored bytes */
-    int64_t size;        /* stored bytes */
+    char *from_organ; /* edXML From/OrganId */
+    char *sha256;     /* 64 lower-case hex of the stored bytes */
+    int64_t size;     /* stored bytes */
     int64_t created_ms;
     /* Descriptive fields kept for lists and reports; NULL when absent. */
     char *subject, *code_number, *code_notation, *document_id;
@@ -86,7 +86,7 @@ enum store_delivery_state {
 };
 
 struct store_delivery {
-    char *id;               /* receiver-side docId (UUID) */
+    char *id; /* receiver-side docId (UUID) */
     char *package_id;
     char *recipient_organ;  /* the To/OrganId (or ResponseFor/OrganId) it was routed for */
     char *recipient_system; /* the system whose inbox holds it */
@@ -116,31 +116,31 @@ struct store_sent_row {
 };
 
 struct store_sent_filter {
-    const char *sender_system;     /* required */
-    int messagetype;               /* -1 = any, else enum store_msgtype */
-    const char *package_id;        /* NULL = any */
-    int64_t from_ms, to_ms;        /* created in [from, to); 0 = unbounded */
-    unsigned limit, offset;        /* packages, newest first; limit 0 = implementation default */
+    const char *sender_system; /* required */
+    int messagetype;           /* -1 = any, else enum store_msgtype */
+    const char *package_id;    /* NULL = any */
+    int64_t from_ms, to_ms;    /* created in [from, to); 0 = unbounded */
+    unsigned limit, offset;    /* packages, newest first; limit 0 = implementation default */
 };
 
 /* One transaction-log record. The chain fields are computed by the store on append with
  * audit_chain_hash() (src/audit/chain.h) from the previous record's hash. */
 struct store_txrec {
-    int64_t seq;         /* 1, 2, 3... assigned on append */
+    int64_t seq; /* 1, 2, 3... assigned on append */
     int64_t time_ms;
-    const char *actor;     /* systemId, or "operator" for the CLI */
-    const char *operation; /* send, receive, status, agency.add, system.add, ... */
-    const char *package_id;/* or the registry object id; "" when none */
+    const char *actor;          /* systemId, or "operator" for the CLI */
+    const char *operation;      /* send, receive, status, agency.add, system.add, ... */
+    const char *package_id;     /* or the registry object id; "" when none */
     const char *content_sha256; /* 64 hex or "" */
-    const char *outcome;   /* "ok" or "refused:<code>" */
+    const char *outcome;        /* "ok" or "refused:<code>" */
     char prev_hash[65];
     char hash[65];
 };
 
 /* Figures for one organ over a period (see src/report/stats.h for their meaning). */
 struct store_stats_row {
-    const char *organ_id;   /* "" for the total row */
-    const char *agency_name;/* NULL when the organ is not a registered agency */
+    const char *organ_id;    /* "" for the total row */
+    const char *agency_name; /* NULL when the organ is not a registered agency */
     int64_t edoc_sent, status_sent;
     int64_t edoc_received, status_received;
     int64_t signed_sent;
@@ -164,18 +164,18 @@ enum store_protocol { STORE_PROTO_REST = 0, STORE_PROTO_SOAP = 1 };
 
 /* A published service, keyed by (code, version). */
 struct store_service {
-    char *code;          /* [A-Za-z0-9._-]{1,64} */
-    char *version;       /* [A-Za-z0-9._-]{1,32} */
+    char *code;            /* [A-Za-z0-9._-]{1,64} */
+    char *version;         /* [A-Za-z0-9._-]{1,32} */
     char *provider_system; /* the system that publishes it (must exist) */
-    char *name;          /* human name, UTF-8 ("" when not given) */
-    char *description;   /* "" when not given */
-    char *url;           /* upstream base URL, http:// or https:// */
+    char *name;            /* human name, UTF-8 ("" when not given) */
+    char *description;     /* "" when not given */
+    char *url;             /* upstream base URL, http:// or https:// */
     enum store_protocol protocol;
     int64_t timeout_ms;         /* whole upstream exchange */
     int64_t max_request_bytes;  /* request body limit (413 above) */
     int64_t max_response_bytes; /* upstream body limit (502 above) */
-    int64_t rate_per_s;  /* default calls per second per consumer (token bucket); 0 = unlimited */
-    int64_t burst;       /* bucket size; 0 = same as rate_per_s */
+    int64_t rate_per_s; /* default calls per second per consumer (token bucket); 0 = unlimited */
+    int64_t burst;      /* bucket size; 0 = same as rate_per_s */
     int64_t created_ms, updated_ms;
 };
 
@@ -183,10 +183,10 @@ struct store_service {
 struct store_grant {
     char *consumer_system;
     char *service_code, *service_version;
-    char *methods;     /* upper-case comma list, e.g. "GET,POST"; "" = every method */
-    char *path_prefix; /* "" = every path; else starts with '/' */
-    int64_t rate_per_s;/* 0 = the service's rate */
-    int64_t burst;     /* 0 = the service's burst */
+    char *methods;      /* upper-case comma list, e.g. "GET,POST"; "" = every method */
+    char *path_prefix;  /* "" = every path; else starts with '/' */
+    int64_t rate_per_s; /* 0 = the service's rate */
+    int64_t burst;      /* 0 = the service's burst */
     int64_t created_ms, updated_ms;
 };
 
@@ -200,17 +200,17 @@ struct store_token {
 
 /* One gateway call as logged (also chained into the transaction log, operation "call"). */
 struct store_call {
-    int64_t time_ms;          /* when the request arrived */
-    const char *request_id;   /* X-Request-Id as sent upstream (<= 64 chars) */
-    const char *consumer;     /* authenticated system, "" when authentication failed */
-    const char *provider;     /* provider system, "" when no service matched */
+    int64_t time_ms;        /* when the request arrived */
+    const char *request_id; /* X-Request-Id as sent upstream (<= 64 chars) */
+    const char *consumer;   /* authenticated system, "" when authentication failed */
+    const char *provider;   /* provider system, "" when no service matched */
     const char *service_code, *service_version; /* "" when no service matched */
     const char *method;
-    const char *path;         /* path below the service (no query), truncated to 512 bytes */
-    int status;               /* HTTP status returned to the consumer */
-    const char *error;        /* registry name (e.g. "UPSTREAM_TIMEOUT") or "" when forwarded */
-    int64_t duration_us;      /* arrival to last byte handed to the consumer */
-    int64_t upstream_us;      /* time spent waiting for the upstream; 0 when not forwarded */
+    const char *path;            /* path below the service (no query), truncated to 512 bytes */
+    int status;                  /* HTTP status returned to the consumer */
+    const char *error;           /* registry name (e.g. "UPSTREAM_TIMEOUT") or "" when forwarded */
+    int64_t duration_us;         /* arrival to last byte handed to the consumer */
+    int64_t upstream_us;         /* time spent waiting for the upstream; 0 when not forwarded */
     int64_t bytes_in, bytes_out; /* request body received, response body sent */
     const char *request_sha256, *response_sha256; /* 64 hex of the bodies ("" when none) */
 };
@@ -264,7 +264,7 @@ enum store_relay_state {
  * recipients there, because the peer's duplicate tolerance keys on (sender, bytes). Written in
  * the same transaction as the package's acceptance. */
 struct store_outbox {
-    char *id;         /* UUID */
+    char *id; /* UUID */
     char *package_id;
     char *peer;
     enum store_msgtype messagetype;
@@ -276,9 +276,9 @@ struct store_outbox {
     char *insert_text;
     enum store_relay_state state;
     int attempts;
-    int64_t next_ms;      /* PENDING: not before this time */
-    char *last_error;     /* "" when none */
-    char *remote_doc_id;  /* the peer's DocId once SENT, else "" */
+    int64_t next_ms;     /* PENDING: not before this time */
+    char *last_error;    /* "" when none */
+    char *remote_doc_id; /* the peer's DocId once SENT, else "" */
     /* Delivery tracking after SENT: when to ask the peer's getSentEdocList next (0 = done
      * tracking) and how many times it was asked. */
     int64_t track_next_ms;
@@ -296,10 +296,10 @@ enum store_peer_health {
 struct store_peer_state {
     char *peer;
     enum store_peer_health health;
-    int64_t since_ms;   /* start of the current health (failing since...) */
-    int failures;       /* consecutive failed calls */
-    char *last_error;   /* "" when none */
-    int64_t next_ms;    /* BACKING_OFF/FAILING: next call not before */
+    int64_t since_ms; /* start of the current health (failing since...) */
+    int failures;     /* consecutive failed calls */
+    char *last_error; /* "" when none */
+    int64_t next_ms;  /* BACKING_OFF/FAILING: next call not before */
     int64_t updated_ms;
 };
 
@@ -309,7 +309,7 @@ struct store_relay_stats_row {
     /* sent to the peer: outbox rows (one per package and peer) by messagetype, plus packages
      * waiting for / taken by the peer in its inbound system's inbox here */
     int64_t sent_edoc, sent_status;
-    int64_t pending, undeliverable; /* outbox rows now in these states */
+    int64_t pending, undeliverable;         /* outbox rows now in these states */
     int64_t received_edoc, received_status; /* packages whose origin_peer is this peer */
 };
 
@@ -390,8 +390,7 @@ struct store {
 
     /* Statistics over packages created in [from_ms, to_ms) (0 = unbounded): one row per organ
      * that sent or received, ordered by organ id, then the total row (organ_id ""). */
-    enum store_rc (*stats)(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb,
-                           void *ctx);
+    enum store_rc (*stats)(void *cls, int64_t from_ms, int64_t to_ms, store_stats_cb cb, void *ctx);
 
     /* Gateway catalogue. service_put inserts or updates by (code, version), keeping created_ms
      * of an existing row; NO_RESULTS (nothing stored) when provider_system is not a registered
@@ -473,9 +472,9 @@ struct store {
      * recipient_organ of the DOCUMENTS (messagetype edoc) whose document_id and from_organ are
      * the status's ResponseFor/DocumentId and ResponseFor/OrganId. ONE_RESULT when at least one
      * delivery matched, NO_RESULTS otherwise. */
-    enum store_rc (*delivery_set_status)(void *cls, const char *document_id,
-                                         const char *from_organ, const char *recipient_organ,
-                                         const char *status_code, int64_t now_ms);
+    enum store_rc (*delivery_set_status)(void *cls, const char *document_id, const char *from_organ,
+                                         const char *recipient_organ, const char *status_code,
+                                         int64_t now_ms);
 
     /* This platform's TraceHeader of a package (text to insert at offset into its bytes), fixed
      * at acceptance, for the copies peers pull from their inbound system's inbox here.
@@ -502,8 +501,8 @@ struct store {
      * one last row with peer "" for the packages internal to this platform: sent_edoc and
      * sent_status count the packages a system of this platform sent (origin_peer NULL) with at
      * least one recipient served here; its other figures are 0. */
-    enum store_rc (*relay_stats)(void *cls, int64_t from_ms, int64_t to_ms,
-                                 store_relay_stats_cb cb, void *ctx);
+    enum store_rc (*relay_stats)(void *cls, int64_t from_ms, int64_t to_ms, store_relay_stats_cb cb,
+                                 void *ctx);
 
     /* Configuration generation: a counter shared by every process that opens this store, bumped
      * by write_commit() after a durable commit that changed systems, serves, services, grants,
@@ -531,11 +530,14 @@ void store_platform_clear(struct store_platform *p);
 void store_peer_clear(struct store_peer *p); /* also wipes the secret's bytes before freeing */
 void store_relay_route_clear(struct store_relay_route *r);
 void store_outbox_clear(struct store_outbox *o);
+/* A copy with strings of its own (NULL strings become ""): 0, or -1 when out of memory (dst is
+ * then cleared). */
+int store_outbox_copy(struct store_outbox *dst, const struct store_outbox *src);
 void store_peer_state_clear(struct store_peer_state *s);
 
-const char *store_state_name(enum store_delivery_state st); /* initial processing done fail */
-const char *store_msgtype_name(enum store_msgtype t);       /* edoc status */
-const char *store_protocol_name(enum store_protocol p);     /* rest soap */
+const char *store_state_name(enum store_delivery_state st);   /* initial processing done fail */
+const char *store_msgtype_name(enum store_msgtype t);         /* edoc status */
+const char *store_protocol_name(enum store_protocol p);       /* rest soap */
 const char *store_relay_state_name(enum store_relay_state s); /* pending sent undeliverable */
 const char *store_peer_health_name(enum store_peer_health h); /* up backing-off failing */
 
