@@ -410,7 +410,7 @@ void *relay_puller_main(void *arg)
         }
         struct timespec ts;
         relay_deadline(&ts, next - now);
-        pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+        pthread_cond_timedwait(&p->pull, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
     vxp_client_free(c);

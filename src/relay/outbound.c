@@ -214,11 +214,14 @@ static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox
     }
     pthread_mutex_lock(&p->mu);
     relay_note_call(p, res != VXP_UNREACHABLE, error);
-    if (res == VXP_OK)
+    if (res == VXP_OK && !p->pull_soon) {
         p->pull_soon = 1; /* answers (status packages) may follow */
+        pthread_cond_signal(&p->pull);
+    }
     inflight_set(p, j->row.id, RELAY_ROW_SENDING, RELAY_ROW_SENT);
     p->n_sent++;
-    pthread_cond_broadcast(&p->wake); /* room for another row */
+    if (p->backlog) /* room for another row */
+        pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);
     relay_submit(p, &j->job);
 }
@@ -350,12 +353,11 @@ static void *scheduler_main(void *arg)
     struct peer_rt *p = arg;
     struct store *st = p->relay->st;
     int64_t next_scan = 0;
-    int backlog = 0; /* the last scan was cut by the room: more rows are due */
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         int64_t now = now_ms();
         size_t room = room_of(p);
-        if ((p->kicked || backlog || now >= next_scan) && room > 0) {
+        if ((p->kicked || p->backlog || now >= next_scan) && room > 0) {
             p->kicked = 0;
             inflight_purge(p);
             /* rows in flight are still due in the store: ask for them too, and skip them */
@@ -365,18 +367,24 @@ static void *scheduler_main(void *arg)
             enum store_rc rc =
                 st->outbox_due(st->cls, p->cfg.name, now, (unsigned)asked, collect_due, &l);
             pthread_mutex_lock(&p->mu);
+            size_t claimed = 0;
             for (size_t i = 0; i < l.n; i++) {
                 /* a row offered during the scan is in flight already: claim() refuses it */
-                if (rc >= 0 && !l.oom && room > 0 && claim(p, &l.v[i]))
+                if (rc >= 0 && !l.oom && room > 0 && claim(p, &l.v[i])) {
                     room--;
-                else
+                    claimed++;
+                } else {
                     store_outbox_clear(&l.v[i]);
+                }
             }
-            backlog = rc >= 0 && !l.oom && l.n == l.want;
+            p->backlog = rc >= 0 && !l.oom && l.n == l.want;
             free(l.v);
             if (rc < 0 || l.oom)
                 log_error("relay: peer %s: cannot read the outbox", p->cfg.name);
-            pthread_cond_broadcast(&p->work);
+            if (claimed == 1)
+                pthread_cond_signal(&p->work);
+            else if (claimed > 1)
+                pthread_cond_broadcast(&p->work);
             next_scan = now + SCAN_MS;
             continue;
         }
@@ -418,6 +426,7 @@ int relay_outbound_start(struct peer_rt *p)
         p->stop = 1;
         pthread_cond_broadcast(&p->work);
         pthread_cond_broadcast(&p->wake);
+        pthread_cond_broadcast(&p->pull);
         pthread_mutex_unlock(&p->mu);
         for (unsigned i = 0; i < p->n_workers; i++)
             pthread_join(p->workers[i], NULL);

@@ -78,7 +78,8 @@ void relay_job_over(struct peer_rt *p)
     pthread_mutex_lock(&p->mu);
     if (--p->jobs == 0)
         pthread_cond_broadcast(&p->idle);
-    pthread_cond_broadcast(&p->wake);
+    if (p->backlog) /* a settled row may free room in flight */
+        pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -156,7 +157,10 @@ void relay_note_call(struct peer_rt *p, int answered, const char *error)
     }
     if (before != p->health || !answered)
         write_health(p);
-    pthread_cond_broadcast(&p->work);
+    if (before != p->health) { /* workers and puller wait by the health (backoff, probes) */
+        pthread_cond_broadcast(&p->work);
+        pthread_cond_signal(&p->pull);
+    }
 }
 
 /* --- the set of peers --------------------------------------------------------------------------
@@ -186,6 +190,7 @@ static void peer_free(struct peer_rt *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->pull);
     pthread_cond_destroy(&p->idle);
     free(p);
 }
@@ -199,6 +204,7 @@ static struct peer_rt *peer_start(struct relay *r, const struct store_peer *cfg)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->pull, NULL);
     pthread_cond_init(&p->idle, NULL);
     if (copy_peer(&p->cfg, cfg) != 0) {
         peer_free(p);
@@ -228,6 +234,7 @@ static void peer_stop(struct peer_rt *p)
     p->stop = 1;
     pthread_cond_broadcast(&p->wake);
     pthread_cond_broadcast(&p->work);
+    pthread_cond_broadcast(&p->pull);
     pthread_mutex_unlock(&p->mu);
     if (p->started_scheduler)
         pthread_join(p->scheduler, NULL);

@@ -32,11 +32,13 @@ struct peer_rt {
     int started_scheduler, started_puller;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* scheduler and puller: kicked, room, stop */
+    pthread_cond_t wake; /* scheduler: kicked, room while backlog, stop */
     pthread_cond_t work; /* workers: a row is queued, health changed, stop */
+    pthread_cond_t pull; /* puller: pull soon, health changed, stop */
     pthread_cond_t idle; /* stop: the last outcome job is done */
     int stop;
     int kicked;    /* a row became due */
+    int backlog;   /* the scheduler's last scan was cut by the room: more rows are due */
     int pull_soon; /* we pushed to the peer: replies may wait there */
 
     struct store_outbox *queue; /* claimed rows waiting for a worker (owned) */
