@@ -16,6 +16,27 @@
 #define TRACK_MAX 24      /* getSentEdocList asks per row: 1 s doubling to 10 min, ~3 hours */
 #define TRACK_CAP_MS 600000
 
+/* Packages this puller refused (acknowledged "fail"): a peer may keep listing them, and they
+ * must not take the room of the packages behind them. The newest REFUSED_MAX are kept, in
+ * memory: after a restart each is fetched and refused once more. Puller thread only. */
+static int refused_has(const struct peer_rt *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_refused; i++)
+        if (strcmp(p->refused[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static void refused_add(struct peer_rt *p, const char *id)
+{
+    if (!p->refused && !(p->refused = calloc(REFUSED_MAX, sizeof *p->refused)))
+        return;
+    snprintf(p->refused[p->refused_next], REMOTE_ID_MAX, "%s", id);
+    p->refused_next = (p->refused_next + 1) % REFUSED_MAX;
+    if (p->n_refused < REFUSED_MAX)
+        p->n_refused++;
+}
+
 /* --- pulled packages ---------------------------------------------------------------------------
  */
 
@@ -30,7 +51,7 @@ struct pull_job {
     struct pull_batch *batch;
     struct buf bytes;
     size_t pos;
-    char remote_id[128];
+    char remote_id[REMOTE_ID_MAX];
     int committed; /* done() with ok */
 };
 
@@ -154,7 +175,7 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
                      vxp_client_error_code(c), vxp_client_error(c));
         return r == VXP_UNREACHABLE ? -1 : 0;
     }
-    size_t n = json_array_size(items);
+    size_t total = json_array_size(items), n = total;
     if (n > p->relay->cfg.pull_batch)
         n = p->relay->cfg.pull_batch;
     struct pull_job **jobs = calloc(n ? n : 1, sizeof *jobs);
@@ -162,12 +183,14 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
     pthread_mutex_init(&batch.mu, NULL);
     pthread_cond_init(&batch.done, NULL);
     int taken = 0, unreachable = 0;
-    for (size_t i = 0; jobs && i < n && !unreachable; i++) {
-        json_t *it = json_array_get(items, i);
+    size_t used = 0; /* items considered this round, at most n */
+    for (size_t k = 0; jobs && k < total && used < n && !unreachable; k++) {
+        json_t *it = json_array_get(items, k);
         const char *id = json_string_value(json_object_get(it, "docId"));
         const char *to = json_string_value(json_object_get(it, "to"));
-        if (!id || !*id || strlen(id) >= sizeof jobs[i]->remote_id)
-            continue;
+        if (!id || !*id || strlen(id) >= REMOTE_ID_MAX || refused_has(p, id))
+            continue; /* refused before: a peer that keeps failed entries lists it again */
+        size_t i = used++;
         char local[DOCID_HEX_SIZE];
         enum store_rc rc = st->inbound_find(st->cls, p->cfg.name, id, local);
         if (rc == STORE_ONE_RESULT) { /* taken before a crash, not acknowledged: now */
@@ -203,6 +226,7 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
             buf_free(&detail);
             pull_job_free(j);
             ack(p, c, id, "fail");
+            refused_add(p, id);
             continue;
         }
         buf_free(&detail);
@@ -228,6 +252,7 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
             log_warn("relay: package %s from peer %s refused: %s %s", j->remote_id, p->cfg.name,
                      lt_err_name(j->a.err), j->a.detail.data ? j->a.detail.data : "");
             ack(p, c, j->remote_id, "fail");
+            refused_add(p, j->remote_id);
         } /* not committed: left at the peer for the next round */
         pull_job_free(j);
     }

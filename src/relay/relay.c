@@ -16,9 +16,11 @@
 
 void relay_config_defaults(struct relay_config *c)
 {
+    /* the longest retry delay plus a call's timeout stays well inside a peer's de-duplication
+     * window (600 s by default): a resend after a lost answer is recognised there */
     *c = (struct relay_config){.workers = 8,
                                .backoff_base_ms = 1000,
-                               .backoff_max_ms = 600000,
+                               .backoff_max_ms = 300000,
                                .max_attempts = 20,
                                .call_timeout_ms = 60000,
                                .pull_batch = 64,
@@ -185,6 +187,7 @@ static void peer_free(struct peer_rt *p)
 {
     free(p->queue);
     free(p->inflight);
+    free(p->refused);
     free(p->workers);
     store_peer_clear(&p->cfg);
     pthread_mutex_destroy(&p->mu);

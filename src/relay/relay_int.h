@@ -21,6 +21,9 @@ struct relay_inflight {
     enum relay_row_state state;
 };
 
+#define REMOTE_ID_MAX 128 /* a peer's docId, NUL included */
+#define REFUSED_MAX 1024
+
 /* One configured peer while the server runs. mu guards everything below it. */
 struct peer_rt {
     struct relay *relay;
@@ -47,6 +50,10 @@ struct peer_rt {
     size_t n_inflight, inflight_cap;
     size_t n_sent, n_settled; /* of those, in each state (the rest: queued or being sent) */
     unsigned jobs;            /* committer jobs of this peer not yet done */
+
+    /* packages the puller refused (inbound.c), puller thread only */
+    char (*refused)[REMOTE_ID_MAX];
+    size_t n_refused, refused_next;
 
     /* health */
     enum store_peer_health health;
