@@ -385,6 +385,7 @@ static int track_round(struct peer_rt *p, struct vxp_client *c)
         }
         j->job.execute = track_execute;
         j->job.done = track_done;
+        j->job.lazy = 1; /* nobody waits: it may share a commit with others */
         j->p = p;
         j->row = *o;
         memset(o, 0, sizeof *o);
