@@ -21,7 +21,9 @@ Cases:
      Hoa Binh (which pulls) too: every acknowledged package arrives exactly once, byte-identical apart from the
      trace headers, nothing arrives that was not acknowledged or retried, and the relay figures
      of the three instances agree with each other;
-  3. a package nobody routes is refused at once; an unreachable peer leaves the package pending
+  3. more packages Hoa Binh must refuse (their trace shows a loop) than one pull takes wait in
+     its inbox at the hub, acknowledged "fail" and still listed: the package behind them arrives;
+  4. a package nobody routes is refused at once; an unreachable peer leaves the package pending
      with the peer backing off, and a bound on attempts marks it undeliverable, visible to the
      sender.
 """
@@ -43,6 +45,8 @@ from harness import check, eq, list_json, ok, send_json  # noqa: E402
 HUB_ORGAN, KT_ORGAN, HB_ORGAN = "000.00.00.A01", "000.00.99.H34", "000.00.99.H30"
 KT_SENDER, KT_LOCAL = "000.01.00.H34", "000.02.00.H34"
 HB_PUSHED, HB_PULLED = "000.01.00.H30", "000.02.00.H30"
+HB_UNKNOWN = "000.09.00.H30"  # served at the hub through Hoa Binh's system, unknown in Hoa Binh
+HUB_SENDER = "000.20.00.G01"  # an agency served by the hub itself
 SECRETS = {
     ("kontum", "hub"): "kontum-at-hub-secret",
     ("hoabinh", "hub"): "hoabinh-at-hub-secret",
@@ -88,7 +92,8 @@ def build():
     # each province is a system at the hub (Hoa Binh's also serves HB_PULLED there), the hub a
     # system at each province
     hub.agency_system(KT_ORGAN, "Nền tảng Kon Tum", SECRETS[("kontum", "hub")])
-    hub.agency_system(HB_ORGAN, "Nền tảng Hòa Bình", SECRETS[("hoabinh", "hub")], serves=[HB_PULLED])
+    hub.agency_system(HB_ORGAN, "Nền tảng Hòa Bình", SECRETS[("hoabinh", "hub")], serves=[HB_PULLED, HB_UNKNOWN])
+    hub.agency_system(HUB_SENDER, "Bộ Nội vụ", "hub-sender-secret")
     kt.agency_system(HUB_ORGAN, "Trục quốc gia", SECRETS[("hub", "kontum")])
     hb.agency_system(HUB_ORGAN, "Trục quốc gia", SECRETS[("hub", "hoabinh")])
     for p in (hub, kt, hb):
@@ -344,6 +349,33 @@ def t_burst_with_kills(hub, kt, hb):
 # ------------------------------------------------------------------------------ case 3
 
 
+def t_pull_skips_refused(hub, kt, hb):
+    """More packages Hoa Binh must refuse than one pull takes (64), then a good one: the refused
+    stay listed at the hub (acknowledged "fail"), and the good one still arrives."""
+    sender = hub.systems[HUB_SENDER]
+    n_bad = 70
+    ids = []
+    for i in range(n_bad):
+        # its trace says it passed Hoa Binh already, and Hoa Binh would route it on: a loop
+        doc = document(HUB_SENDER, [HB_UNKNOWN], "looping %d %08x" % (i, random.getrandbits(32)))
+        doc = doc.replace(b"<edXML:OrganId>01.02.G22</edXML:OrganId>",
+                          b"<edXML:OrganId>" + HB_ORGAN.encode() + b"</edXML:OrganId>", 1)
+        check(HB_ORGAN.encode() in doc, "the sample's TraceHeader was not rewritten")
+        ids.append(ok(sender.svc().sendEdoc(send_json(sender), doc), "sendEdoc", op="sendEdoc")["DocId"])
+    good = document(HUB_SENDER, [HB_PULLED], "after the refused %08x" % random.getrandbits(32))
+    ok(sender.svc().sendEdoc(send_json(sender), good), "sendEdoc", op="sendEdoc")
+    got = wait_for("the package behind %d refused ones" % n_bad, lambda: inbox(hb.systems[HB_PULLED]),
+                   timeout=60)
+    eq(len(got), 1, "entries for %s" % HB_PULLED)
+    eq(strip_traces(got[0][1]), good, "bytes apart from the trace headers")
+    ack(hb.systems[HB_PULLED], got[0][0])
+
+    def all_failed():
+        states = [sent_rows(sender, d)[HB_UNKNOWN]["receiveStatus"] for d in ids]
+        return states if all(st == "fail" for st in states) else None
+    wait_for("every looping package acknowledged fail at the hub", all_failed, timeout=30)
+
+
 def t_refusals_and_undeliverable(hub, kt, hb):
     # Hoa Binh's own organ space: an unknown H30 agency reaches the hub and Hoa Binh, which
     # refuses it; the hub gives up after the attempts bound... too slow with the defaults, so
@@ -390,6 +422,7 @@ def main():
         hub, kt, hb = build()
         run.run("one document, three hops, statuses back", t_one_document, hub, kt, hb)
         run.run("burst with SIGKILL of the hub and a province", t_burst_with_kills, hub, kt, hb)
+        run.run("a pull is not stopped by packages it refused", t_pull_skips_refused, hub, kt, hb)
         run.run("unroutable refused, dead peer undeliverable", t_refusals_and_undeliverable, hub, kt, hb)
         for p in (hub, kt, hb):
             run.run("%s clean shutdown" % p.name, p.server.check_clean_shutdown)
