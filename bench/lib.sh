@@ -2,6 +2,15 @@
 #
 # Everything here works on one server process whose pid the caller keeps; nothing kills by name.
 
+# bench_paths — sets BUILD_DIR, LIENTHONG, VXPLOAD and TESTDATA from the environment, else their
+# defaults under ROOT (the checkout).
+bench_paths() {
+    BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+    LIENTHONG=${LIENTHONG:-$BUILD_DIR/lienthong}
+    VXPLOAD=${VXPLOAD:-$BUILD_DIR/bench/vxpload}
+    TESTDATA=${LT_TESTDATA:-$ROOT/../shared/testdata/edxml}
+}
+
 bench_log() {
     printf '%s\n' "bench: $*" >&2
 }

@@ -25,10 +25,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 . "$BENCH_DIR/lib.sh"
 
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-LIENTHONG=${LIENTHONG:-$BUILD_DIR/lienthong}
-VXPLOAD=${VXPLOAD:-$BUILD_DIR/bench/vxpload}
-TESTDATA=${LT_TESTDATA:-$ROOT/../shared/testdata/edxml}
+bench_paths
 SECS=${BENCH_SECONDS:-15}
 RATE=${BENCH_RATE:-500}
 CONNS=${BENCH_CONNS:-16}
