@@ -18,6 +18,7 @@
 #   BENCH_CONNS         sender connections (default 16)
 #   BENCH_RECV_CONNS    recipient connections fetching packages (default 16)
 #   BENCH_POLL_MS       the recipient lists its inbox this often (default 10)
+#   BENCH_PHASES        the measured phases to run (default "a b c d"; the warm-up always runs)
 #   BENCH_STRICT=1      exit 1 when a target is missed (default: targets are informational)
 set -eu
 
@@ -32,6 +33,7 @@ CONNS=${BENCH_CONNS:-16}
 RECV_CONNS=${BENCH_RECV_CONNS:-16}
 POLL_MS=${BENCH_POLL_MS:-10}
 STRICT=${BENCH_STRICT:-0}
+PHASES=${BENCH_PHASES:-a b c d}
 
 T_P99_MS=1000 # two-hop p99 delivery latency at BENCH_RATE
 
@@ -53,6 +55,7 @@ HUB_AT_HB=bench-relay-hub-at-hoabinh-0123456789abcde
 [ -r "$TESTDATA/edoc.edxml" ] || bench_die "sample edXML files not found in $TESTDATA (set LT_TESTDATA)"
 command -v python3 >/dev/null 2>&1 || bench_die "python3 is required"
 case "$SECS$RATE$CONNS$RECV_CONNS$POLL_MS" in *[!0-9]*) bench_die "BENCH_* settings must be integers" ;; esac
+case "$PHASES" in *[!abcd\ ]*) bench_die "BENCH_PHASES lists phases among a b c d" ;; esac
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lienthong-relay-bench.XXXXXX")
 PIDS=
@@ -140,6 +143,9 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 phase() {
     _name=$1 _doc=$2 _port=$3
     shift 3
+    if [ "$_name" != warm ] && ! selected "$_name"; then
+        return 0
+    fi
     bench_log "phase $_name: vxpload --mode relay $*"
     _rc=0
     "$VXPLOAD" --mode relay --url "http://127.0.0.1:$P_KT" --system "$SENDER" \
@@ -157,6 +163,7 @@ phase() {
         kill -0 "$pid" 2>/dev/null || bench_die "a server died during phase $_name (see $TMP/*.log)"
     done
 }
+selected() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 result() { cat "$TMP/$1.result" 2>/dev/null || true; }
 
 # warm-up (not reported): every peer's connections open, caches filled
@@ -203,6 +210,7 @@ rule=$(printf '%0112d' 0 | tr 0 -)
 p99b=$(f b p99_ms)
 bench_ge "$T_P99_MS" "${p99b:-999999}" && [ "$(f b sent_ok)" -ge $((RATE * SECS * 95 / 100)) ] 2>/dev/null &&
     vb=ok || vb=MISSED
+selected b || vb="not run"
 
 echo
 echo "lienthong relay benchmark: $(nproc 2>/dev/null || echo '?') CPUs, $(uname -sr), three instances on loopback"
@@ -210,14 +218,22 @@ echo "(durable commits on each), phases of $SECS s, recipient lists every $POLL_
 echo "$rule"
 row "figure" "measured" "target"
 echo "$rule"
-row "(a) one hop, $RATE packages/s offered" "delivery $(lat a)" ""
-note "$(counts a); sendEdoc p50 $(f a send_p50_ms) / p99 $(f a send_p99_ms) ms"
-row "(b) two hops, $RATE packages/s offered" "delivery $(lat b)" "p99 < $T_P99_MS ms  $vb"
-note "$(counts b); sendEdoc p50 $(f b send_p50_ms) / p99 $(f b send_p99_ms) ms"
-row "(c) one hop, sustained, $CONNS senders back to back" "$(f c delivered_rate) packages/s delivered" ""
-note "$(counts c); delivery $(lat c)"
-row "(d) two hops, sustained, $CONNS senders back to back" "$(f d delivered_rate) packages/s delivered" ""
-note "$(counts d); delivery $(lat d)"
+if selected a; then
+    row "(a) one hop, $RATE packages/s offered" "delivery $(lat a)" ""
+    note "$(counts a); sendEdoc p50 $(f a send_p50_ms) / p99 $(f a send_p99_ms) ms"
+fi
+if selected b; then
+    row "(b) two hops, $RATE packages/s offered" "delivery $(lat b)" "p99 < $T_P99_MS ms  $vb"
+    note "$(counts b); sendEdoc p50 $(f b send_p50_ms) / p99 $(f b send_p99_ms) ms"
+fi
+if selected c; then
+    row "(c) one hop, sustained, $CONNS senders back to back" "$(f c delivered_rate) packages/s delivered" ""
+    note "$(counts c); delivery $(lat c)"
+fi
+if selected d; then
+    row "(d) two hops, sustained, $CONNS senders back to back" "$(f d delivered_rate) packages/s delivered" ""
+    note "$(counts d); delivery $(lat d)"
+fi
 echo "$rule"
 echo "relay statistics of the instances: $AGREE"
 if [ "$FAILED" = 1 ]; then

@@ -1,5 +1,7 @@
-/* vxp_auth — authentication of a VXP request: the system's secret from the store, then the
- * signature check of src/util/vxpsig.c. */
+/* vxp_auth — authentication of a VXP request: the system's secret from the gateway's in-memory
+ * view of the systems (every request is authenticated: a database read here cost a read
+ * transaction per call), then the signature check of src/util/vxpsig.c. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,7 +18,6 @@ const char *vxp_param(const struct vxp_call *call, const char *key)
 enum lt_err vxp_authenticate(struct vxp_call *call)
 {
     struct http_request *req = call->req;
-    struct store *st = call->app->store;
     const char *id = http_header(req, PREFIX "systemid");
     const char *sign = http_header(req, PREFIX "sign-header");
     const char *mac = http_header(req, PREFIX "hash-header");
@@ -25,15 +26,15 @@ enum lt_err vxp_authenticate(struct vxp_call *call)
     if (strlen(id) > STORE_ID_MAX)
         return LT_ERR_AUTH_UNKNOWN_SYSTEM;
 
-    struct store_system sys = {0};
-    enum store_rc rc = st->system_get(st->cls, id, &sys);
-    if (rc == STORE_NO_RESULTS)
+    char *secret = NULL;
+    int rc = gateway_system_secret(call->app->gateway, id, &secret);
+    if (rc == 0)
         return LT_ERR_AUTH_UNKNOWN_SYSTEM;
     if (rc < 0)
         return LT_ERR_STORE_FAILED;
     json_t *params = NULL;
-    enum lt_err e = vxp_check_signature(id, sys.secret, sign, mac, &params);
-    store_system_clear(&sys);
+    enum lt_err e = vxp_check_signature(id, secret, sign, mac, &params);
+    free(secret);
     if (e != LT_ERR_OK)
         return e;
     snprintf(call->system_id, sizeof call->system_id, "%s", id);

@@ -347,6 +347,18 @@ static enum lt_err authenticate(struct gw_call *c, const struct gw_view *v)
     return e;
 }
 
+int gateway_system_secret(struct gateway *g, const char *id, char **ret_secret)
+{
+    *ret_secret = NULL;
+    if (gw_view_refresh(g->view) != 0)
+        return -1;
+    gw_view_rdlock(g->view);
+    const struct gw_system *sys = gw_view_system(g->view, id);
+    int rc = sys ? ((*ret_secret = strdup(sys->secret)) ? 1 : -1) : 0;
+    gw_view_unlock(g->view);
+    return rc;
+}
+
 struct hdr_ctx {
     struct gw_call *c;
     const char *connection;

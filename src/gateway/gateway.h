@@ -44,6 +44,11 @@ void gateway_stop(struct gateway *g); /* accepts NULL */
 void gateway_call(struct gateway *g, struct http_request *req);  /* ANY /gw/... */
 void gateway_token(struct gateway *g, struct http_request *req); /* POST /token */
 
+/* The secret of a registered system, from the in-memory view (no database read once it is
+ * loaded; a change by the CLI or the API applies to the next call). 1: *ret_secret is a copy
+ * to free; 0: no such system; -1: the view could not be loaded or out of memory. */
+int gateway_system_secret(struct gateway *g, const char *id, char **ret_secret);
+
 struct gateway_counts {
     uint64_t calls, forwarded, refused, upstream_failures, in_flight, breakers_open;
 };

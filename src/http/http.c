@@ -586,6 +586,7 @@ static void on_wake(struct http_watch *w, unsigned events)
 static void *loop_main(void *arg)
 {
     struct http_loop *l = arg;
+    pthread_setname_np(pthread_self(), "lt-http");
     struct epoll_event evs[64];
     while (!atomic_load(&l->stop)) {
         MHD_UNSIGNED_LONG_LONG mt = 0;

@@ -402,6 +402,7 @@ static int track_round(struct peer_rt *p, struct vxp_client *c)
 void *relay_puller_main(void *arg)
 {
     struct peer_rt *p = arg;
+    pthread_setname_np(pthread_self(), "lt-relay-pull");
     struct vxp_client *c = vxp_client_new(p->cfg.endpoint, p->cfg.system_id, p->cfg.secret,
                                           p->relay->cfg.call_timeout_ms);
     if (!c) {

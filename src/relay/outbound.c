@@ -229,6 +229,7 @@ static void attempt(struct peer_rt *p, struct vxp_client *c, struct store_outbox
 void *relay_worker_main(void *arg)
 {
     struct peer_rt *p = arg;
+    pthread_setname_np(pthread_self(), "lt-relay-send");
     struct vxp_client *c = vxp_client_new(p->cfg.endpoint, p->cfg.system_id, p->cfg.secret,
                                           p->relay->cfg.call_timeout_ms);
     if (!c) {
@@ -351,6 +352,7 @@ int relay_outbound_offer(struct peer_rt *p, struct store_outbox *row)
 static void *scheduler_main(void *arg)
 {
     struct peer_rt *p = arg;
+    pthread_setname_np(pthread_self(), "lt-relay-sched");
     struct store *st = p->relay->st;
     int64_t next_scan = 0;
     pthread_mutex_lock(&p->mu);

@@ -354,6 +354,7 @@ static int reconcile(struct relay *r)
 static void *manager_main(void *arg)
 {
     struct relay *r = arg;
+    pthread_setname_np(pthread_self(), "lt-relay");
     uint64_t seen = 0;
     int first = 1;
     pthread_mutex_lock(&r->mu);

@@ -86,6 +86,7 @@ static int run_batch(struct committer *c, struct commit_job *batch)
 static void *committer_main(void *arg)
 {
     struct committer *c = arg;
+    pthread_setname_np(pthread_self(), "lt-commit");
     pthread_mutex_lock(&c->mu);
     for (;;) {
         /* Wait for a job someone waits for, enough lazy ones, or the oldest lazy one's time. */
