@@ -158,10 +158,14 @@ static void kick(struct http_loop *l)
         log_error("http: cannot wake a loop: %s", strerror(errno));
 }
 
+/* Once resumed, the connection belongs to its loop again, which may answer it and free req before
+ * this returns (seen under load: the committer kicked a freed request's loop): nothing of req is
+ * read after MHD_resume_connection. */
 static void resume(struct http_request *req)
 {
+    struct http_loop *l = req->loop;
     MHD_resume_connection(req->conn);
-    kick(req->loop);
+    kick(l);
 }
 
 void http_suspend(struct http_request *req)
