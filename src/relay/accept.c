@@ -220,7 +220,7 @@ static enum store_rc write_outbox(struct accept_job *j, struct store *st, const 
     char *to_text = to ? json_dumps(to, JSON_COMPACT) : NULL;
     json_decref(to);
     enum store_rc rc = STORE_HARD_ERROR;
-    if (to_text && random_uuid(ret_id) == 0) {
+    if (to_text && time_uuid(ret_id) == 0) {
         struct store_outbox o = {.id = ret_id,
                                  .package_id = j->doc_id,
                                  .peer = (char *)peer,
@@ -292,7 +292,7 @@ static enum store_rc write_all(struct accept_job *j, struct store *st, const str
     }
     for (size_t i = 0; rc >= 0 && i < j->n_recipients; i++) {
         char uuid[UUID_SIZE];
-        if (random_uuid(uuid) != 0) {
+        if (time_uuid(uuid) != 0) {
             rc = STORE_HARD_ERROR;
             break;
         }

@@ -43,6 +43,9 @@ int ct_equal(const void *a, size_t a_len, const void *b, size_t b_len);
  * 24 hex digits (sorts by creation time, like the national hub's ObjectIds). */
 int random_docid(char out[DOCID_HEX_SIZE]);
 int random_uuid(char out[UUID_SIZE]);
+/* UUIDv7: milliseconds since the epoch, then random bits. For keys of rows written at a high rate
+ * (deliveries, outbox rows): new keys land in the same B-tree pages instead of random ones. */
+int time_uuid(char out[UUID_SIZE]);
 /* A 44-character base64 secret from 32 random bytes, like the national hub issues. */
 int random_secret(char out[45]);
 
