@@ -132,6 +132,7 @@ start() { # NAME DIR PORT
         bench_die "$1 did not become ready on 127.0.0.1:$3"
     fi
     bench_log "$1: pid $_pid"
+    eval "PID_$1=\$_pid"
 }
 start hub "$D_HUB" "$P_HUB"
 start kontum "$D_KT" "$P_KT"
@@ -147,6 +148,7 @@ phase() {
         return 0
     fi
     bench_log "phase $_name: vxpload --mode relay $*"
+    _t0="$(cpu_ticks "$PID_hub") $(cpu_ticks "$PID_kontum") $(cpu_ticks "$PID_hoabinh")"
     _rc=0
     "$VXPLOAD" --mode relay --url "http://127.0.0.1:$P_KT" --system "$SENDER" \
         --secret "$SENDER_SECRET" --file "$_doc" --recv-url "http://127.0.0.1:$_port" \
@@ -154,7 +156,16 @@ phase() {
         --recv-secret "$RECV_SECRET" --recv-connections "$RECV_CONNS" --poll-ms "$POLL_MS" \
         --drain 60 "$@" >"$TMP/$_name.out" 2>&1 || _rc=$?
     sed 's/^/    /' "$TMP/$_name.out" >&2
-    grep '^RESULT ' "$TMP/$_name.out" | tail -n 1 >"$TMP/$_name.result" || true
+    _t1="$(cpu_ticks "$PID_hub") $(cpu_ticks "$PID_kontum") $(cpu_ticks "$PID_hoabinh")"
+    # CPU time of each instance per package delivered in the phase (hub, Kon Tum, Hoa Binh)
+    _cpu=$(python3 -c 'import sys
+a, b, hz = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3])
+n = int(sys.argv[4] or 0)
+print(" ".join("%.2f" % ((int(y) - int(x)) / hz * 1000 / n) if n else "?" for x, y in zip(a, b)))' \
+        "$_t0" "$_t1" "$TICKS" "$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)")
+    echo "    CPU ms per package delivered: hub, Kon Tum, Hoa Binh: $_cpu" >&2
+    { grep '^RESULT ' "$TMP/$_name.out" | tail -n 1 | tr -d '\n'; echo " cpu_ms=$(echo "$_cpu" | tr ' ' /)"; } \
+        >"$TMP/$_name.result" || true
     if [ "$_rc" -ne 0 ]; then
         FAILED=1
         bench_log "phase $_name: vxpload exited with status $_rc"
@@ -163,6 +174,9 @@ phase() {
         kill -0 "$pid" 2>/dev/null || bench_die "a server died during phase $_name (see $TMP/*.log)"
     done
 }
+# cpu_ticks PID — user + system CPU time of a process so far, in clock ticks
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+TICKS=$(getconf CLK_TCK 2>/dev/null || echo 100)
 selected() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 result() { cat "$TMP/$1.result" 2>/dev/null || true; }
 
@@ -225,6 +239,7 @@ fi
 if selected b; then
     row "(b) two hops, $RATE packages/s offered" "delivery $(lat b)" "p99 < $T_P99_MS ms  $vb"
     note "$(counts b); sendEdoc p50 $(f b send_p50_ms) / p99 $(f b send_p99_ms) ms"
+    note "CPU ms per package delivered (hub / Kon Tum / Hoa Binh): $(f b cpu_ms)"
 fi
 if selected c; then
     row "(c) one hop, sustained, $CONNS senders back to back" "$(f c delivered_rate) packages/s delivered" ""
@@ -233,6 +248,7 @@ fi
 if selected d; then
     row "(d) two hops, sustained, $CONNS senders back to back" "$(f d delivered_rate) packages/s delivered" ""
     note "$(counts d); delivery $(lat d)"
+    note "CPU ms per package delivered (hub / Kon Tum / Hoa Binh): $(f d cpu_ms)"
 fi
 echo "$rule"
 echo "relay statistics of the instances: $AGREE"
