@@ -3,13 +3,18 @@
  * statusDesc and statusTime (the last edXML StatusCode the recipient sent back, "" when none),
  * and a recipient on another platform relayPeer, relayAttempts and relayDocId (extra members:
  * the SDK ignores them). Optional filters: docId (one package), messagetype, fromDate/toDate
- * (YYYY-MM-DD, to inclusive), pageSize (default 500, at most 5000) and pageIndex (from 1). */
+ * (YYYY-MM-DD, to inclusive), pageSize (default 500, at most 5000) and pageIndex (from 1).
+ * docId may also list up to SENT_IDS_MAX ids separated by commas: the packages named, in that
+ * order, an unknown one left out. A relaying platform tracks many rows in one call that way; a
+ * hub that knows only the one-id form finds no such package, and the relay asks per id. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "exchange/vxp.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
+
+#define SENT_IDS_MAX 100 /* ids in one docId list: its header stays well inside the limits */
 
 /* The VXP state names of a receiveStatus reported by a peer, and their descriptions. */
 static const char *remote_desc(const char *state)
@@ -102,6 +107,28 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
     return 0;
 }
 
+/* docId "a,b,c": each package in turn, with the other filters of f. */
+static enum lt_err sent_ids(struct store *st, struct store_sent_filter *f, json_t *data)
+{
+    char *list = strdup(f->package_id), *save = NULL;
+    if (!list)
+        return LT_ERR_INTERNAL;
+    size_t n = 1;
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    enum lt_err e = n > SENT_IDS_MAX ? LT_ERR_BAD_PARAMETER : LT_ERR_OK;
+    for (char *id = strtok_r(list, ",", &save); id && e == LT_ERR_OK;
+         id = strtok_r(NULL, ",", &save)) {
+        f->package_id = id;
+        f->limit = 1;
+        f->offset = 0;
+        if (st->sent_list(st->cls, f, add_row, data) < 0)
+            e = LT_ERR_STORE_FAILED;
+    }
+    free(list);
+    return e;
+}
+
 void op_get_sent_list(struct vxp_call *call)
 {
     struct store *st = call->app->store;
@@ -140,9 +167,12 @@ void op_get_sent_list(struct vxp_call *call)
     f.limit = size;
     f.offset = (index - 1) * size;
     json_t *data = json_array();
-    if (st->sent_list(st->cls, &f, add_row, data) < 0) {
+    enum lt_err e = f.package_id && strchr(f.package_id, ',')       ? sent_ids(st, &f, data)
+                    : st->sent_list(st->cls, &f, add_row, data) < 0 ? LT_ERR_STORE_FAILED
+                                                                    : LT_ERR_OK;
+    if (e != LT_ERR_OK) {
         json_decref(data);
-        vxp_fail(call, LT_ERR_STORE_FAILED, NULL);
+        vxp_fail(call, e, e == LT_ERR_BAD_PARAMETER ? "docId lists at most 100 ids" : NULL);
         return;
     }
     vxp_ok(call, json_pack("{s:o}", "data", data));

@@ -15,6 +15,8 @@
 #define PROMPT_GAP_MS 200 /* a pull prompted by activity waits at least this after the last */
 #define TRACK_MAX 24      /* getSentEdocList asks per row: 1 s doubling to 10 min, ~3 hours */
 #define TRACK_CAP_MS 600000
+#define TRACK_BATCH 64   /* rows asked about in one getSentEdocList: its headers stay under 8 KB */
+#define TRACK_SINGLES 32 /* rows asked about alone per round (a peer without the list form) */
 
 /* Packages this puller refused (acknowledged "fail"): a peer may keep listing them, and they
  * must not take the room of the packages behind them. The newest REFUSED_MAX are kept, in
@@ -266,35 +268,50 @@ static int pull_list(struct peer_rt *p, struct vxp_client *c, const char *mt)
 /* --- tracking ----------------------------------------------------------------------------------
  */
 
+/* The outcome of one page of tracked rows, written in one transaction. */
 struct track_job {
     struct commit_job job;
     struct peer_rt *p;
-    struct store_outbox row; /* owned */
-    json_t *states;          /* {organ: receiveStatus} */
+    size_t n;
+    struct store_outbox *rows; /* owned, n of them */
+    json_t **states;           /* per row {organ: receiveStatus} */
+    struct pull_batch *wait;   /* the puller waits for the commit */
 };
 
 static enum store_rc track_execute(struct store *st, struct commit_job *cj)
 {
     struct track_job *j = (struct track_job *)cj;
-    const char *organ;
-    json_t *v;
     int64_t now = now_ms();
-    json_object_foreach(j->states, organ, v)
-    {
-        enum store_rc rc =
-            st->delivery_set_remote(st->cls, j->row.id, organ, json_string_value(v), now);
-        if (rc < 0)
-            return rc;
+    enum store_rc rc = STORE_NO_RESULTS;
+    for (size_t i = 0; i < j->n && rc >= 0; i++) {
+        const char *organ;
+        json_t *v;
+        json_object_foreach(j->states[i], organ, v)
+        {
+            rc = st->delivery_set_remote(st->cls, j->rows[i].id, organ, json_string_value(v), now);
+            if (rc < 0)
+                return rc;
+        }
+        rc = st->outbox_update(st->cls, &j->rows[i]);
     }
-    return st->outbox_update(st->cls, &j->row);
+    return rc;
 }
 
 static void track_done(struct commit_job *cj, int ok)
 {
+    (void)ok; /* rows not updated are due again: the next round asks once more */
     struct track_job *j = (struct track_job *)cj;
     struct peer_rt *p = j->p;
-    store_outbox_clear(&j->row);
-    json_decref(j->states);
+    for (size_t i = 0; i < j->n; i++) {
+        store_outbox_clear(&j->rows[i]);
+        json_decref(j->states[i]);
+    }
+    free(j->rows);
+    free(j->states);
+    pthread_mutex_lock(&j->wait->mu);
+    if (--j->wait->pending == 0)
+        pthread_cond_signal(&j->wait->done);
+    pthread_mutex_unlock(&j->wait->mu);
     free(j);
     relay_job_over(p);
 }
@@ -317,83 +334,204 @@ static int collect_track(void *ctx, const struct store_outbox *o)
     return 0;
 }
 
-/* Asks the peer what became of the recipients of rows it took; -1 when unreachable. */
+static void track_list_clear(struct track_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        store_outbox_clear(&l->v[i]);
+    free(l->v);
+    *l = (struct track_list){0};
+}
+
+/* What the peer said of row o (r, and its getSentEdocList items): the recipients' states, and
+ * o's next tracking time. NULL when out of memory. */
+static json_t *track_outcome(struct store_outbox *o, enum vxp_result r, json_t *items)
+{
+    json_t *states = json_object();
+    json_t *want = json_loads(o->recipients, 0, NULL);
+    int final = r == VXP_OK && json_array_size(want) > 0;
+    size_t k;
+    json_t *it;
+    json_array_foreach(items, k, it)
+    {
+        const char *to = json_string_value(json_object_get(it, "toCode"));
+        const char *rs = json_string_value(json_object_get(it, "receiveStatus"));
+        if (states && to && rs && *rs)
+            json_object_set_new(states, to, json_string(rs));
+    }
+    json_array_foreach(want, k, it)
+    {
+        const char *s = json_string_value(json_object_get(states, json_string_value(it)));
+        if (!s || strcmp(s, "done") != 0)
+            final = 0;
+    }
+    json_decref(want);
+    o->track_count++;
+    int64_t wait = 1000;
+    for (int n = 0; n < o->track_count && wait < TRACK_CAP_MS; n++)
+        wait *= 2;
+    /* the peer does not know the package (FAIL): nothing more to learn */
+    o->track_next_ms = final || r == VXP_FAILED || o->track_count >= TRACK_MAX
+                           ? 0
+                           : now_ms() + (wait < TRACK_CAP_MS ? wait : TRACK_CAP_MS);
+    o->updated_ms = now_ms();
+    return states;
+}
+
+static void note_unreachable(struct peer_rt *p, struct vxp_client *c)
+{
+    pthread_mutex_lock(&p->mu);
+    relay_note_call(p, 0, vxp_client_error(c));
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Asks about the rows of one messagetype in one call (docId "a,b,...", see op_sent.c): each row
+ * the answer names gets its items in got[i]. A peer that knows only the one-id form answers
+ * FAIL or nothing, and those rows are asked one by one. -1 when unreachable. */
+static int track_batch(struct vxp_client *c, struct track_list *l, enum store_msgtype mt,
+                       json_t **got)
+{
+    struct buf ids = {0};
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *id = l->v[i].remote_doc_id;
+        if (l->v[i].messagetype != mt || !*id || strchr(id, ','))
+            continue;
+        buf_printf(&ids, "%s%s", n++ ? "," : "", id);
+    }
+    if (n < 2) { /* one id: the plain form is the same call */
+        buf_free(&ids);
+        return 0;
+    }
+    json_t *items = NULL;
+    enum vxp_result r =
+        ids.data ? vxp_sent_list(c, store_msgtype_name(mt), ids.data, &items) : VXP_FAILED;
+    buf_free(&ids);
+    if (r == VXP_UNREACHABLE)
+        return -1;
+    size_t k;
+    json_t *it;
+    json_array_foreach(items, k, it)
+    {
+        const char *sd = json_string_value(json_object_get(it, "senderDocId"));
+        for (size_t i = 0; sd && i < l->n; i++) {
+            if (l->v[i].messagetype != mt || strcmp(l->v[i].remote_doc_id, sd) != 0)
+                continue;
+            if (!got[i])
+                got[i] = json_array();
+            json_array_append(got[i], it);
+            break;
+        }
+    }
+    json_decref(items);
+    return 0;
+}
+
+/* Asks the peer about one page of rows due and writes what it said, waiting for the commit (the
+ * next page must not list these rows again). At most *singles rows are asked one by one: a
+ * peer without the list form must not hold the pulls back. -1 when unreachable, 1 when rows
+ * were left for the next round. */
+static int track_page(struct peer_rt *p, struct vxp_client *c, struct track_list *l,
+                      unsigned *singles)
+{
+    json_t **got = calloc(l->n, sizeof *got);
+    json_t **states = calloc(l->n, sizeof *states);
+    if (!got || !states) {
+        free(got);
+        free(states);
+        return 0;
+    }
+    int unreachable = 0, left = 0;
+    for (int mt = STORE_MSG_EDOC; mt <= STORE_MSG_STATUS && !unreachable; mt++)
+        unreachable = track_batch(c, l, (enum store_msgtype)mt, got) < 0;
+    size_t n = 0;
+    for (size_t i = 0; i < l->n && !unreachable; i++) {
+        struct store_outbox *o = &l->v[i];
+        json_t *items = got[i];
+        enum vxp_result r = VXP_OK;
+        if (!items && *singles == 0) {
+            left = 1;
+            continue;
+        }
+        if (!items) { /* not in a batch answer: on its own */
+            --*singles;
+            r = vxp_sent_list(c, store_msgtype_name(o->messagetype), o->remote_doc_id, &items);
+        }
+        if (r == VXP_UNREACHABLE) {
+            unreachable = 1;
+            break;
+        }
+        states[i] = track_outcome(o, r, items);
+        json_decref(items);
+        got[i] = NULL;
+        n += states[i] != NULL;
+    }
+    if (unreachable)
+        note_unreachable(p, c);
+    for (size_t i = 0; i < l->n; i++)
+        json_decref(got[i]);
+    free(got);
+    struct track_job *j = n && !unreachable ? calloc(1, sizeof *j) : NULL;
+    struct store_outbox *rows = j ? calloc(n, sizeof *rows) : NULL;
+    json_t **jstates = rows ? calloc(n, sizeof *jstates) : NULL;
+    if (!jstates) {
+        free(j);
+        free(rows);
+        for (size_t i = 0; i < l->n; i++)
+            json_decref(states[i]);
+        free(states);
+        return unreachable ? -1 : left;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (!states[i])
+            continue;
+        rows[j->n] = l->v[i];
+        jstates[j->n++] = states[i];
+        memset(&l->v[i], 0, sizeof l->v[i]);
+    }
+    free(states);
+    struct pull_batch wait = {.pending = 1};
+    pthread_mutex_init(&wait.mu, NULL);
+    pthread_cond_init(&wait.done, NULL);
+    j->job.execute = track_execute;
+    j->job.done = track_done;
+    j->p = p;
+    j->rows = rows;
+    j->states = jstates;
+    j->wait = &wait;
+    relay_submit(p, &j->job);
+    pthread_mutex_lock(&wait.mu);
+    while (wait.pending > 0)
+        pthread_cond_wait(&wait.done, &wait.mu);
+    pthread_mutex_unlock(&wait.mu);
+    pthread_mutex_destroy(&wait.mu);
+    pthread_cond_destroy(&wait.done);
+    return left;
+}
+
+/* Asks the peer what became of the recipients of rows it took, a page of TRACK_BATCH rows at a
+ * time, up to track_per_round rows: -1 when unreachable, 1 when more rows may be due at a
+ * peer that answers the list form. */
 static int track_round(struct peer_rt *p, struct vxp_client *c)
 {
     struct store *st = p->relay->st;
-    struct track_list l = {0};
-    int64_t now = now_ms();
-    if (st->outbox_track_due(st->cls, p->cfg.name, now, p->relay->cfg.track_per_round,
-                             collect_track, &l) < 0) {
-        for (size_t i = 0; i < l.n; i++)
-            store_outbox_clear(&l.v[i]);
-        free(l.v);
-        return 0;
+    unsigned left = p->relay->cfg.track_per_round, singles = TRACK_SINGLES;
+    while (left > 0) {
+        unsigned want = left < TRACK_BATCH ? left : TRACK_BATCH;
+        struct track_list l = {0};
+        if (st->outbox_track_due(st->cls, p->cfg.name, now_ms(), want, collect_track, &l) < 0) {
+            track_list_clear(&l);
+            return 0;
+        }
+        size_t got = l.n;
+        left -= got < left ? (unsigned)got : left;
+        int rc = got ? track_page(p, c, &l, &singles) : 0;
+        track_list_clear(&l);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 || got < want) /* a peer asked one row at a time waits for the interval */
+            return 0;
     }
-    int unreachable = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        struct store_outbox *o = &l.v[i];
-        json_t *items = NULL;
-        enum vxp_result r = unreachable ? VXP_UNREACHABLE
-                                        : vxp_sent_list(c, store_msgtype_name(o->messagetype),
-                                                        o->remote_doc_id, &items);
-        if (r == VXP_UNREACHABLE) {
-            if (!unreachable) {
-                pthread_mutex_lock(&p->mu);
-                relay_note_call(p, 0, vxp_client_error(c));
-                pthread_mutex_unlock(&p->mu);
-            }
-            unreachable = 1;
-            store_outbox_clear(o);
-            continue;
-        }
-        json_t *states = json_object();
-        json_t *want = json_loads(o->recipients, 0, NULL);
-        int final = r == VXP_OK && json_array_size(want) > 0;
-        size_t k;
-        json_t *it;
-        json_array_foreach(items, k, it)
-        {
-            const char *to = json_string_value(json_object_get(it, "toCode"));
-            const char *rs = json_string_value(json_object_get(it, "receiveStatus"));
-            if (to && rs && *rs)
-                json_object_set_new(states, to, json_string(rs));
-        }
-        json_array_foreach(want, k, it)
-        {
-            const char *s = json_string_value(json_object_get(states, json_string_value(it)));
-            if (!s || strcmp(s, "done") != 0)
-                final = 0;
-        }
-        json_decref(want);
-        json_decref(items);
-        o->track_count++;
-        int64_t wait = 1000;
-        for (int n = 0; n < o->track_count && wait < TRACK_CAP_MS; n++)
-            wait *= 2;
-        /* the peer does not know the package (FAIL): nothing more to learn */
-        o->track_next_ms = final || r == VXP_FAILED || o->track_count >= TRACK_MAX
-                               ? 0
-                               : now_ms() + (wait < TRACK_CAP_MS ? wait : TRACK_CAP_MS);
-        o->updated_ms = now_ms();
-        struct track_job *j = calloc(1, sizeof *j);
-        if (!j || !states) {
-            free(j);
-            json_decref(states);
-            store_outbox_clear(o);
-            continue;
-        }
-        j->job.execute = track_execute;
-        j->job.done = track_done;
-        j->job.lazy = 1; /* nobody waits: it may share a commit with others */
-        j->p = p;
-        j->row = *o;
-        memset(o, 0, sizeof *o);
-        j->states = states;
-        relay_submit(p, &j->job);
-    }
-    free(l.v);
-    return unreachable ? -1 : 0;
+    return 1;
 }
 
 /* --- the loop ----------------------------------------------------------------------------------
@@ -428,10 +566,9 @@ void *relay_puller_main(void *arg)
                 down = n < 0;
                 got += n > 0 ? n : 0;
             }
-            if (!down)
-                track_round(p, c);
+            int behind = !down && track_round(p, c) > 0;
             last = now_ms();
-            next = got > 0 ? last : last + interval; /* more may wait: at once again */
+            next = got > 0 || behind ? last : last + interval; /* more may wait: at once again */
             pthread_mutex_lock(&p->mu);
             continue;
         }

@@ -38,7 +38,7 @@ struct relay_config {
     unsigned max_attempts;    /* then UNDELIVERABLE */
     int64_t call_timeout_ms;  /* one VXP call to a peer */
     unsigned pull_batch;      /* packages fetched before their commit is awaited */
-    unsigned track_per_round; /* getSentEdocList calls per peer and pull round */
+    unsigned track_per_round; /* rows asked about per peer and pull round */
 };
 
 void relay_config_defaults(struct relay_config *c);

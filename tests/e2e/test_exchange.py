@@ -702,6 +702,33 @@ def t_stats():
     eq(r.json["total"].get("documents_sent"), 0, "empty period total")
 
 
+def t_sent_list_many_ids():
+    """docId "a,b,c": the packages named, in that order; unknown and other senders' ids left out."""
+    A, B = C.sys["A"], C.sys["B"]
+    mine = []
+    for r in sent_rows(A):
+        if r["senderDocId"] not in mine:
+            mine.append(r["senderDocId"])
+    check(len(mine) >= 3, "A has sent only %d packages so far", len(mine))
+    theirs = [r["senderDocId"] for r in sent_rows(B, messagetype="status")]
+    check(theirs, "B has sent no package so far")
+    pick = [mine[2], "0" * 24, mine[0]] + theirs[:1] + [mine[1]]
+    jh = list_json("edoc")
+    del jh["messagetype"]  # any type: B's status package is left out as B's, not as a status
+    jh["docId"] = ",".join(pick)
+    got = ok(A.svc().getSentEdocList(jh), "getSentEdocList of a docId list")["data"]
+    want = sent_rows(A, mine[2]) + sent_rows(A, mine[0]) + sent_rows(A, mine[1])
+    eq([(r["senderDocId"], r["toCode"], r["receiverDocId"]) for r in got],
+       [(r["senderDocId"], r["toCode"], r["receiverDocId"]) for r in want],
+       "rows of a docId list: those of each id asked alone, in the order asked")
+    eq(got, want, "items of a docId list")
+    jh["docId"] = ",".join(["0" * 24] * 100)
+    eq(ok(A.svc().getSentEdocList(jh), "a docId list of 100 unknown ids")["data"], [],
+       "items of 100 unknown ids")
+    jh["docId"] = ",".join([mine[0]] * 101)
+    fail(call(A, "getSentEdocList", jh), "a docId list of 101 ids", 107, "getSentEdocList")
+
+
 def t_still_healthy():
     check(C.server.healthy(), "server not healthy at the end\n%s", C.server.log_tail())
 
@@ -727,6 +754,7 @@ def main():
             ("Expect: 100-continue answered within 1 s", t_expect_continue_timing),
             ("endpoint path prefix and double slash", t_path_prefix_and_double_slash),
             ("duplicate sendEdoc: same DocId, one entry", t_duplicate_send),
+            ("getSentEdocList of a docId list", t_sent_list_many_ids),
             ("unknown recipient: nothing stored", t_unknown_recipient_stores_nothing),
             ("agency operations", t_agency_operations),
             ("SDK wire details: keep-alive, header case, UTF-8, long headers, CRLF", t_sdk_wire_robustness),
