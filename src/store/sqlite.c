@@ -168,14 +168,14 @@ static const char sql_inbox_count_type[] = "SELECT COUNT(*) FROM delivery"
  * when relayed); a package without any delivery yields no row. */
 /* A sender's packages, or one of them (?3): the by-id form is its own statement, as
  * "(?3 IS NULL OR id = ?3)" would scan every package of the sender instead of the key. */
-#define SENT_LIST(ID)                                                                          \
-    "SELECT " PKG_COLS ", " DLV_COLS ", " OUTBOX_COLS " FROM"                                  \
-    " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"        \
-    "  AND " ID " AND (?4 = 0 OR created_ms >= ?4)"                                            \
-    "  AND (?5 = 0 OR created_ms < ?5)"                                                        \
-    "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"                                \
-    " JOIN delivery d ON d.package_id = p.id"                                                  \
-    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"                                          \
+#define SENT_LIST(ID)                                                                              \
+    "SELECT " PKG_COLS ", " DLV_COLS ", " OUTBOX_COLS " FROM"                                      \
+    " (SELECT * FROM package WHERE sender_system = ?1 AND (?2 < 0 OR messagetype = ?2)"            \
+    "  AND " ID " AND (?4 = 0 OR created_ms >= ?4)"                                                \
+    "  AND (?5 = 0 OR created_ms < ?5)"                                                            \
+    "  ORDER BY created_ms DESC, id DESC LIMIT ?6 OFFSET ?7) p"                                    \
+    " JOIN delivery d ON d.package_id = p.id"                                                      \
+    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"                                              \
     " ORDER BY p.created_ms DESC, p.id DESC, d.recipient_organ, d.id"
 static const char sql_sent_list[] = SENT_LIST("?3 IS NULL");
 static const char sql_sent_one[] = SENT_LIST("id = ?3");
@@ -326,7 +326,8 @@ static const char sql_outbox_get[] = "SELECT " OUTBOX_COLS " FROM relay_outbox o
 static const char sql_outbox_update[] =
     "UPDATE relay_outbox SET state = ?2, attempts = ?3, next_ms = ?4, last_error = ?5,"
     " remote_doc_id = ?6, track_next_ms = ?7, track_count = ?8, updated_ms = ?9 WHERE id = ?1";
-/* state 0 = pending, 1 = sent: literals, so that the (peer, state, time) indexes are used. */
+/* state 0 = pending, 1 = sent, track_next_ms > 0: literals, the WHERE of the partial indexes
+ * (peer, next_ms) and (peer, track_next_ms), so that they are used. */
 static const char sql_outbox_due[] = "SELECT " OUTBOX_COLS " FROM relay_outbox o"
                                      " WHERE o.peer = ?1 AND o.state = 0 AND o.next_ms <= ?2"
                                      " ORDER BY o.next_ms, o.created_ms, o.id LIMIT ?3";

@@ -108,12 +108,17 @@ int ct_equal(const void *a, size_t a_len, const void *b, size_t b_len)
 int random_docid(char out[DOCID_HEX_SIZE])
 {
     uint8_t raw[12];
-    uint32_t t = (uint32_t)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t t = (uint32_t)ts.tv_sec;
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
     raw[0] = (uint8_t)(t >> 24);
     raw[1] = (uint8_t)(t >> 16);
     raw[2] = (uint8_t)(t >> 8);
     raw[3] = (uint8_t)t;
-    if (RAND_bytes(raw + 4, 8) != 1)
+    raw[4] = (uint8_t)(ms >> 8);
+    raw[5] = (uint8_t)ms;
+    if (RAND_bytes(raw + 6, 6) != 1)
         return -1;
     hex_encode(raw, sizeof raw, out);
     return 0;

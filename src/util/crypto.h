@@ -39,8 +39,10 @@ int hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg
 /* Constant-time equality of two equal-length byte strings; 0 when lengths differ. */
 int ct_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 
-/* Identifiers from the CSPRNG. DocId: 4 bytes of seconds since the epoch + 8 random bytes, as
- * 24 hex digits (sorts by creation time, like the national hub's ObjectIds). */
+/* Identifiers from the CSPRNG. DocId: 4 bytes of seconds since the epoch, 2 of the millisecond
+ * within it (0-999), then 6 random bytes, as 24 hex digits: it sorts by creation time like the
+ * national hub's ObjectIds, and to the millisecond, so that the packages of one commit share the
+ * B-tree pages of the five indexes keyed by package id. */
 int random_docid(char out[DOCID_HEX_SIZE]);
 int random_uuid(char out[UUID_SIZE]);
 /* UUIDv7: milliseconds since the epoch, then random bits. For keys of rows written at a high rate

@@ -1,5 +1,6 @@
 /* Unit tests of the identifiers of util/crypto: UUID layout (version, variant), the time prefix
- * of version 7 and of DocIds, and that many drawn in a row are distinct. */
+ * of version 7 and of DocIds (seconds, then milliseconds), and that many drawn in a row are
+ * distinct. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,19 +84,32 @@ static void test_time_uuid(void **state)
     assert_distinct(ids, N_IDS);
 }
 
+/* Seconds since the epoch, then the millisecond within it: drawn in a row, DocIds sort in the
+ * order they were made (up to ties within one millisecond). */
 static void test_random_docid(void **state)
 {
     (void)state;
-    char id[DOCID_HEX_SIZE];
-    time_t before = time(NULL);
-    assert_int_equal(random_docid(id), 0);
-    assert_int_equal(strlen(id), 24);
-    assert_int_equal(strspn(id, "0123456789abcdef"), 24);
-    char hex[9];
-    memcpy(hex, id, 8);
-    hex[8] = 0;
-    time_t t = (time_t)strtoul(hex, NULL, 16);
-    assert_true(t >= before && t <= time(NULL));
+    static char ids[N_IDS][UUID_SIZE];
+    int64_t before = wall_ms();
+    for (size_t i = 0; i < N_IDS; i++) {
+        char *id = ids[i];
+        assert_int_equal(random_docid(id), 0);
+        assert_int_equal(strlen(id), 24);
+        assert_int_equal(strspn(id, "0123456789abcdef"), 24);
+        char hex[13];
+        memcpy(hex, id, 8);
+        hex[8] = 0;
+        int64_t sec = (int64_t)strtoull(hex, NULL, 16);
+        memcpy(hex, id + 8, 4);
+        hex[4] = 0;
+        int64_t ms = (int64_t)strtoull(hex, NULL, 16);
+        assert_true(ms < 1000);
+        assert_true(sec * 1000 + ms >= before);
+        assert_true(sec * 1000 + ms <= wall_ms());
+        if (i)
+            assert_true(memcmp(ids[i - 1], id, 12) <= 0);
+    }
+    assert_distinct(ids, N_IDS);
 }
 
 int main(void)

@@ -1293,7 +1293,8 @@ static void test_relay_stats(void **state)
 /* Undoes migration 4 on a database file (the peer's column apart, see undo_4_peer): what a
  * database of schema 3 holds. */
 static const char undo_4[] =
-    "DROP TABLE peer_state; DROP TABLE relay_inbound; DROP TABLE package_trace; DROP TABLE relay_outbox;"
+    "DROP TABLE peer_state; DROP TABLE relay_inbound; DROP TABLE package_trace; DROP TABLE "
+    "relay_outbox;"
     " DROP INDEX delivery_outbox; DROP INDEX package_document;"
     " ALTER TABLE package DROP COLUMN origin_peer;"
     " ALTER TABLE delivery DROP COLUMN outbox_id; ALTER TABLE delivery DROP COLUMN remote_state;"
@@ -1445,6 +1446,57 @@ static void test_upgrade_3(void **state)
     free(dir);
 }
 
+/* A database of schema 4 (the outbox's due and tracking indexes over every row) gets them
+ * partial: only the rows their queries look for, which are still found in the same order. */
+static const char undo_5[] =
+    "DROP INDEX relay_outbox_due; DROP INDEX relay_outbox_track;"
+    " CREATE INDEX relay_outbox_due ON relay_outbox (peer, state, next_ms);"
+    " CREATE INDEX relay_outbox_track ON relay_outbox (peer, state, track_next_ms);"
+    " DELETE FROM schema_version WHERE version >= 5;";
+static const char count_partial[] =
+    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
+    " AND ((name = 'relay_outbox_due' AND sql LIKE '%WHERE state = 0')"
+    "  OR (name = 'relay_outbox_track' AND sql LIKE '%WHERE state = 1 AND track_next_ms > 0'))";
+
+static void test_upgrade_4(void **state)
+{
+    char *dir = make_tmpdir();
+    struct store *s = open_in(dir);
+    begin(s);
+    put_pkg(s, PKG1, STORE_MSG_EDOC, "000.00.01.H34", NULL, NULL, 1000);
+    put_outbox(s, "p2", PKG1, "ndxp", STORE_MSG_EDOC, STORE_RELAY_PENDING, 200, 0, 1);
+    put_outbox(s, "p1", PKG1, "ndxp", STORE_MSG_EDOC, STORE_RELAY_PENDING, 100, 0, 2);
+    put_outbox(s, "t1", PKG1, "ndxp", STORE_MSG_EDOC, STORE_RELAY_SENT, 0, 300, 3);
+    put_outbox(s, "tdone", PKG1, "ndxp", STORE_MSG_EDOC, STORE_RELAY_SENT, 0, 0, 4);
+    put_outbox(s, "gone", PKG1, "ndxp", STORE_MSG_EDOC, STORE_RELAY_UNDELIVERABLE, 50, 50, 5);
+    commit(s);
+    store_close(s);
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/lienthong.db", dir);
+    assert_int_equal(raw_int(path, count_partial), 2);
+    raw_exec(path, undo_5);
+    assert_int_equal(raw_int(path, count_partial), 0);
+    assert_int_equal(raw_int(path, "SELECT MAX(version) FROM schema_version"), 4);
+
+    s = open_in(dir);
+    assert_int_equal(raw_int(path, count_partial), 2);
+    assert_int_equal(raw_int(path, "SELECT MAX(version) FROM schema_version"),
+                     sqlite_schema_current());
+    struct seen seen = {0};
+    assert_int_equal(s->outbox_due(s->cls, "ndxp", 1000, 10, outbox_cb, &seen), STORE_ONE_RESULT);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.key[0], "p1");
+    assert_string_equal(seen.key[1], "p2");
+    seen = (struct seen){0};
+    assert_int_equal(s->outbox_track_due(s->cls, "ndxp", 1000, 10, outbox_cb, &seen),
+                     STORE_ONE_RESULT);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.key[0], "t1");
+    store_close(s);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1454,7 +1506,7 @@ int main(void)
         cmocka_unit_test(test_inbox_fields), cmocka_unit_test(test_sent_list_relayed),
         cmocka_unit_test(test_inbound),      cmocka_unit_test(test_peer_state),
         cmocka_unit_test(test_relay_stats),  cmocka_unit_test(test_upgrade),
-        cmocka_unit_test(test_upgrade_3),
+        cmocka_unit_test(test_upgrade_3),    cmocka_unit_test(test_upgrade_4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
