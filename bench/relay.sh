@@ -18,6 +18,7 @@
 #   BENCH_CONNS         sender connections (default 16)
 #   BENCH_RECV_CONNS    recipient connections fetching packages (default 16)
 #   BENCH_POLL_MS       the recipient lists its inbox this often (default 10)
+#   BENCH_RELAY_WORKERS relay_workers of every instance (default: the server's, 8)
 #   BENCH_PHASES        the measured phases to run (default "a b c d"; the warm-up always runs)
 #   BENCH_STRICT=1      exit 1 when a target is missed (default: targets are informational)
 set -eu
@@ -123,8 +124,12 @@ bench_rewrite "$TESTDATA/edoc.edxml" "$DOC1" "s/002\.00\.20\.H13/$SENDER/g; s/00
 bench_rewrite "$TESTDATA/edoc.edxml" "$DOC2" "s/002\.00\.20\.H13/$SENDER/g; s/000\.00\.15\.H51/$RECV2/g"
 
 # ---- servers ----
+# settings of every instance: the server's defaults unless BENCH_RELAY_WORKERS is set
+: >"$TMP/serve.conf"
+[ -z "${BENCH_RELAY_WORKERS:-}" ] || echo "relay_workers = $BENCH_RELAY_WORKERS" >>"$TMP/serve.conf"
 start() { # NAME DIR PORT
-    "$LIENTHONG" serve --data "$2" --listen "127.0.0.1:$3" >"$TMP/$1.log" 2>&1 </dev/null &
+    "$LIENTHONG" serve --data "$2" --listen "127.0.0.1:$3" --config "$TMP/serve.conf" \
+        >"$TMP/$1.log" 2>&1 </dev/null &
     _pid=$!
     PIDS="$PIDS $_pid"
     if ! bench_wait_healthz "$3" "$_pid" 30; then
@@ -149,6 +154,7 @@ phase() {
     fi
     bench_log "phase $_name: vxpload --mode relay $*"
     _t0="$(cpu_ticks "$PID_hub") $(cpu_ticks "$PID_kontum") $(cpu_ticks "$PID_hoabinh")"
+    _c0=$(commit_counts)
     _rc=0
     "$VXPLOAD" --mode relay --url "http://127.0.0.1:$P_KT" --system "$SENDER" \
         --secret "$SENDER_SECRET" --file "$_doc" --recv-url "http://127.0.0.1:$_port" \
@@ -164,6 +170,12 @@ n = int(sys.argv[4] or 0)
 print(" ".join("%.2f" % ((int(y) - int(x)) / hz * 1000 / n) if n else "?" for x, y in zip(a, b)))' \
         "$_t0" "$_t1" "$TICKS" "$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)")
     echo "    CPU ms per package delivered: hub, Kon Tum, Hoa Binh: $_cpu" >&2
+    # durable commits (group-commit batches) per package delivered: the fsyncs each package costs
+    _commits=$(python3 -c 'import sys
+a, b, n = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3] or 0)
+print(" ".join("%.2f" % ((int(y) - int(x)) / n) if n and x != "?" and y != "?" else "?" for x, y in zip(a, b)))' \
+        "$_c0" "$(commit_counts)" "$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)")
+    echo "    durable commits per package delivered: hub, Kon Tum, Hoa Binh: $_commits" >&2
     { grep '^RESULT ' "$TMP/$_name.out" | tail -n 1 | tr -d '\n'; echo " cpu_ms=$(echo "$_cpu" | tr ' ' /)"; } \
         >"$TMP/$_name.result" || true
     if [ "$_rc" -ne 0 ]; then
@@ -173,6 +185,18 @@ print(" ".join("%.2f" % ((int(y) - int(x)) / hz * 1000 / n) if n else "?" for x,
     for pid in $PIDS; do
         kill -0 "$pid" 2>/dev/null || bench_die "a server died during phase $_name (see $TMP/*.log)"
     done
+}
+# commit_counts — lienthong_commit_batches_total of the hub, Kon Tum and Hoa Binh ("?" if unread)
+commit_counts() {
+    python3 -c 'import sys, urllib.request
+out = []
+for port in sys.argv[1:]:
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=2).read().decode()
+        out.append(next(l.split()[1] for l in text.splitlines() if l.startswith("lienthong_commit_batches_total ")))
+    except Exception:
+        out.append("?")
+print(" ".join(out))' "$P_HUB" "$P_KT" "$P_HB"
 }
 # cpu_ticks PID — user + system CPU time of a process so far, in clock ticks
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
