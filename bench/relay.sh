@@ -163,18 +163,12 @@ phase() {
         --drain 60 "$@" >"$TMP/$_name.out" 2>&1 || _rc=$?
     sed 's/^/    /' "$TMP/$_name.out" >&2
     _t1="$(cpu_ticks "$PID_hub") $(cpu_ticks "$PID_kontum") $(cpu_ticks "$PID_hoabinh")"
+    _n=$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)
     # CPU time of each instance per package delivered in the phase (hub, Kon Tum, Hoa Binh)
-    _cpu=$(python3 -c 'import sys
-a, b, hz = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3])
-n = int(sys.argv[4] or 0)
-print(" ".join("%.2f" % ((int(y) - int(x)) / hz * 1000 / n) if n else "?" for x, y in zip(a, b)))' \
-        "$_t0" "$_t1" "$TICKS" "$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)")
+    _cpu=$(per_package "$_t0" "$_t1" "1000/$TICKS" "$_n")
     echo "    CPU ms per package delivered: hub, Kon Tum, Hoa Binh: $_cpu" >&2
     # durable commits (group-commit batches) per package delivered: the fsyncs each package costs
-    _commits=$(python3 -c 'import sys
-a, b, n = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3] or 0)
-print(" ".join("%.2f" % ((int(y) - int(x)) / n) if n and x != "?" and y != "?" else "?" for x, y in zip(a, b)))' \
-        "$_c0" "$(commit_counts)" "$(bench_field "$(grep '^RESULT ' "$TMP/$_name.out" | tail -n 1)" delivered)")
+    _commits=$(per_package "$_c0" "$(commit_counts)" 1 "$_n")
     echo "    durable commits per package delivered: hub, Kon Tum, Hoa Binh: $_commits" >&2
     { grep '^RESULT ' "$TMP/$_name.out" | tail -n 1 | tr -d '\n'; echo " cpu_ms=$(echo "$_cpu" | tr ' ' /)"; } \
         >"$TMP/$_name.result" || true
@@ -197,6 +191,14 @@ for port in sys.argv[1:]:
     except Exception:
         out.append("?")
 print(" ".join(out))' "$P_HUB" "$P_KT" "$P_HB"
+}
+# per_package "BEFORE..." "AFTER..." SCALE N (SCALE a fraction, e.g. 1000/100) — (after - before) * SCALE / N for each instance, "?" if unknown
+per_package() {
+    python3 -c 'import sys, fractions
+a, b, n = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[4] or 0)
+scale = float(fractions.Fraction(sys.argv[3]))
+print(" ".join("%.2f" % ((int(y) - int(x)) * scale / n) if n and "?" not in (x, y) else "?" for x, y in zip(a, b)))' \
+        "$1" "$2" "$3" "$4"
 }
 # cpu_ticks PID — user + system CPU time of a process so far, in clock ticks
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
