@@ -29,6 +29,7 @@ void app_config_defaults(struct app_config *c)
     c->spool_memory_bytes = 1ULL << 20;
     c->dedupe_window_s = 600;
     c->list_limit = 1000;
+    c->agency_self_registration = 1;
     c->log_level = strdup("info");
     gateway_config_defaults(&c->gateway);
     relay_config_defaults(&c->relay);
@@ -83,6 +84,16 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
             goto bad;
         free(c->log_level);
         c->log_level = strdup(value);
+        return 0;
+    }
+    if (strcmp(key, "agency_self_registration") == 0) {
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+            c->agency_self_registration = 1;
+        else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0 ||
+                 strcmp(value, "0") == 0)
+            c->agency_self_registration = 0;
+        else
+            goto bad;
         return 0;
     }
     struct {

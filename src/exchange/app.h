@@ -25,6 +25,7 @@ struct app_config {
     uint64_t spool_memory_bytes; /* bodies above this go to a temporary file */
     unsigned dedupe_window_s;    /* identical sendEdoc within this window -> same DocId */
     unsigned list_limit;         /* most items in one getReceivedEdocList reply */
+    int agency_self_registration; /* registerAgency/deleteAgency from systems (on by default) */
     char *log_level;
     struct gateway_config gateway;
     struct relay_config relay;

@@ -1,12 +1,15 @@
 /* op_agency — the agency operations of the SDK's AgencyServiceImp, backed by the registry:
- * the three list forms, registerAgency (create or update an agency under an existing parent;
- * the calling system then serves it) and deleteAgency (only an agency the caller serves, never
- * the caller's own id, never one that still has children or systems). */
+ * the three list forms, registerAgency (create or update an agency under a parent the caller
+ * speaks for; the calling system then serves it) and deleteAgency (only an agency the caller
+ * registered, never the caller's own id, never one that still has children or systems). The
+ * identity rules are relay/identity.h's; the operator's CLI and admin API are not bound by
+ * them, and agency_self_registration = off turns both operations off for systems. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/committer.h"
 #include "exchange/vxp.h"
+#include "relay/identity.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -102,7 +105,7 @@ struct agency_job {
     int remove;
     struct store_agency a; /* owned strings */
     enum lt_err err;
-    char detail[160];
+    char detail[256];
 };
 
 struct refs {
@@ -124,29 +127,38 @@ static int count_systems(void *ctx, const struct store_system *s, char *const *s
     return 0;
 }
 
+/* The identity rule's refusal: logged (the attempt is on the record) and answered. */
+static enum store_rc refuse(struct store *st, struct agency_job *j, enum lt_err e,
+                            const struct buf *detail, const char *operation)
+{
+    if (e == LT_ERR_STORE_FAILED)
+        return STORE_HARD_ERROR;
+    j->err = e;
+    snprintf(j->detail, sizeof j->detail, "%s", detail->data ? detail->data : "");
+    char outcome[32];
+    snprintf(outcome, sizeof outcome, "refused:%d", lt_err_code(e));
+    struct store_txrec rec = {.time_ms = now_ms(),
+                              .actor = j->system_id,
+                              .operation = operation,
+                              .package_id = j->a.id,
+                              .content_sha256 = "",
+                              .outcome = outcome};
+    return st->txlog_append(st->cls, &rec);
+}
+
 static enum store_rc register_execute(struct store *st, struct agency_job *j)
 {
-    struct store_agency parent = {0}, old = {0};
-    enum store_rc rc = st->agency_get(st->cls, j->a.parent_id, &parent);
-    store_agency_clear(&parent);
-    if (rc < 0)
+    struct buf detail = {0};
+    enum lt_err e = identity_check_register(st, j->system_id, j->a.id, j->a.parent_id, &detail);
+    if (e != LT_ERR_OK) {
+        enum store_rc rc = refuse(st, j, e, &detail, "agency.register");
+        buf_free(&detail);
         return rc;
-    if (rc == STORE_NO_RESULTS) {
-        j->err = LT_ERR_UNKNOWN_PARENT;
-        snprintf(j->detail, sizeof j->detail, "%s", j->a.parent_id);
-        return STORE_ONE_RESULT;
     }
-    char server[STORE_ID_MAX + 1];
-    rc = st->route(st->cls, j->a.id, server);
-    if (rc < 0)
-        return rc;
-    if (rc == STORE_ONE_RESULT && strcmp(server, j->system_id) != 0) {
-        j->err = LT_ERR_AGENCY_EXISTS;
-        snprintf(j->detail, sizeof j->detail, "%s", j->a.id);
-        return STORE_ONE_RESULT;
-    }
+    buf_free(&detail);
     int64_t now = now_ms();
-    rc = st->agency_get(st->cls, j->a.id, &old);
+    struct store_agency old = {0};
+    enum store_rc rc = st->agency_get(st->cls, j->a.id, &old);
     if (rc < 0)
         return rc;
     j->a.created_ms = rc == STORE_ONE_RESULT ? old.created_ms : now;
@@ -166,18 +178,16 @@ static enum store_rc register_execute(struct store *st, struct agency_job *j)
 
 static enum store_rc delete_execute(struct store *st, struct agency_job *j)
 {
-    char server[STORE_ID_MAX + 1];
-    enum store_rc rc = st->route(st->cls, j->a.id, server);
-    if (rc < 0)
+    struct buf detail = {0};
+    enum lt_err e = identity_check_delete(st, j->system_id, j->a.id, &detail);
+    if (e != LT_ERR_OK) {
+        enum store_rc rc = refuse(st, j, e, &detail, "agency.delete");
+        buf_free(&detail);
         return rc;
-    if (rc == STORE_NO_RESULTS || strcmp(server, j->system_id) != 0 ||
-        strcmp(j->a.id, j->system_id) == 0) {
-        j->err = LT_ERR_FORBIDDEN;
-        snprintf(j->detail, sizeof j->detail, "%s is not an agency this system registered",
-                 j->a.id);
-        return STORE_ONE_RESULT;
     }
+    buf_free(&detail);
     struct refs r = {j->a.id, 0, 0};
+    enum store_rc rc;
     if ((rc = st->agency_list(st->cls, count_children, &r)) < 0 ||
         (rc = st->system_list(st->cls, count_systems, &r)) < 0)
         return rc;
@@ -219,6 +229,12 @@ static void agency_done(struct commit_job *cj, int ok)
 
 static void submit(struct vxp_call *call, struct agency_job *j)
 {
+    if (!call->app->cfg.agency_self_registration) {
+        store_agency_clear(&j->a);
+        free(j);
+        vxp_fail(call, LT_ERR_SELF_REGISTRATION_OFF, NULL);
+        return;
+    }
     j->req = call->req;
     snprintf(j->system_id, sizeof j->system_id, "%s", call->system_id);
     j->job.execute = agency_execute;

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/identity.h"
 #include "relay/relay.h"
+#include "relay/which.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -176,6 +178,65 @@ static enum store_rc route_all(struct accept_job *j, struct store *st, struct ro
         }
     }
     return STORE_ONE_RESULT;
+}
+
+/* Every identity the package carries, against who handed it over (relay/identity.h): From is
+ * an organ the sending system speaks for, or, from a peer platform, an organ that is not this
+ * platform's (unless this platform reaches it through that peer's own system); a status answers
+ * a document delivered here to its From organ through the same caller. Sets j->err and
+ * j->detail on a refusal; STORE_ONE_RESULT or the store's error. */
+static enum store_rc check_identity(struct accept_job *j, struct store *st)
+{
+    enum store_rc rc = relay_router_refresh(j->relay, st);
+    if (rc < 0)
+        return rc;
+    const char *from = j->meta.from_organ ? j->meta.from_organ : "";
+    const char *peer = j->pulled_peer
+                           ? j->pulled_peer
+                           : relay_router_peer_of_system(j->relay, j->meta.sender_system);
+    const char *peer_system = peer ? relay_router_inbound_system(j->relay, peer) : NULL;
+    char speaker[STORE_ID_MAX + 1];
+    rc = identity_speaker(st, from, speaker);
+    if (rc < 0)
+        return rc;
+    int found = rc == STORE_ONE_RESULT;
+    if (peer) {
+        int local = found ? !(peer_system && strcmp(speaker, peer_system) == 0)
+                          : relay_store_is_local(st, from);
+        if (local < 0)
+            return STORE_HARD_ERROR;
+        if (local) {
+            j->err = LT_ERR_PEER_SPEAKS_LOCAL;
+            buf_printf(&j->detail, "From %s is an organ of this platform, not of peer %s", from,
+                       peer);
+            return STORE_ONE_RESULT;
+        }
+    } else if (!found || strcmp(speaker, j->meta.sender_system) != 0) {
+        j->err = LT_ERR_FROM_NOT_SERVED;
+        buf_printf(&j->detail, "From %s is not served by system %s", from, j->meta.sender_system);
+        return STORE_ONE_RESULT;
+    }
+    if (j->meta.messagetype != STORE_MSG_STATUS)
+        return STORE_ONE_RESULT;
+    if (!j->resp_document_id || !*j->resp_document_id || !j->resp_organ) {
+        j->err = LT_ERR_STATUS_NOT_RECIPIENT;
+        buf_printf(&j->detail, "ResponseFor has no DocumentId");
+        return STORE_ONE_RESULT;
+    }
+    struct store_status_claim c = {.document_id = j->resp_document_id,
+                                   .issuer_organ = j->resp_organ,
+                                   .recipient_organ = from,
+                                   .system_a = j->meta.sender_system,
+                                   .system_b = peer_system,
+                                   .peer = peer};
+    rc = st->delivery_answerable(st->cls, &c);
+    if (rc == STORE_NO_RESULTS) {
+        j->err = LT_ERR_STATUS_NOT_RECIPIENT;
+        buf_printf(&j->detail, "no document %s of %s was delivered to %s through %s",
+                   j->resp_document_id, j->resp_organ, from, peer ? peer : j->meta.sender_system);
+        return STORE_ONE_RESULT;
+    }
+    return rc;
 }
 
 static enum store_rc log_refusal(struct accept_job *j, struct store *st, int64_t now)
@@ -368,7 +429,9 @@ enum store_rc accept_execute(struct store *st, struct commit_job *cj)
     struct routed *r = calloc(j->n_recipients ? j->n_recipients : 1, sizeof *r);
     if (!r)
         return STORE_HARD_ERROR;
-    rc = route_all(j, st, r);
+    rc = check_identity(j, st);
+    if (rc >= 0 && j->err == LT_ERR_OK)
+        rc = route_all(j, st, r);
     if (rc >= 0 && j->err != LT_ERR_OK) {
         free(r);
         return log_refusal(j, st, now);

@@ -533,6 +533,16 @@ const char *relay_router_platform(const struct relay *r)
     return r->platform;
 }
 
+const char *relay_router_inbound_system(const struct relay *r, const char *peer)
+{
+    for (size_t i = 0; i < r->n_router_peers; i++)
+        if (strcmp(r->router_peers[i].name, peer) == 0)
+            return r->router_peers[i].inbound_system && *r->router_peers[i].inbound_system
+                       ? r->router_peers[i].inbound_system
+                       : NULL;
+    return NULL;
+}
+
 const char *relay_router_peer_of_system(const struct relay *r, const char *system_id)
 {
     for (size_t i = 0; i < r->n_router_peers; i++)

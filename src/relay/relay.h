@@ -75,6 +75,8 @@ enum lt_err relay_router_decide(struct relay *r, struct store *st, const char *o
                                 enum relay_route_kind *kind, char *ret_system, char *ret_peer);
 /* This platform's organ id, "" when not set. */
 const char *relay_router_platform(const struct relay *r);
+/* The inbound system of peer (the system here it sends packages with), NULL when none. */
+const char *relay_router_inbound_system(const struct relay *r, const char *peer);
 /* The peer whose inbound system is system_id, NULL when none. */
 const char *relay_router_peer_of_system(const struct relay *r, const char *system_id);
 

@@ -343,6 +343,15 @@ static const char sql_delivery_set_status[] =
     "UPDATE delivery SET status_code = ?4, status_ms = ?5 WHERE recipient_organ = ?3"
     " AND package_id IN (SELECT id FROM package"
     "  WHERE document_id = ?1 AND from_organ = ?2 AND messagetype = 0)";
+/* Deliveries of a document (edoc) to one organ that a status from this caller may answer: a
+ * local delivery to one of the caller's systems (?4, ?5), or one relayed to its peer (?6). */
+static const char sql_delivery_answerable[] =
+    "SELECT COUNT(*) FROM delivery d JOIN package p ON p.id = d.package_id"
+    " LEFT JOIN relay_outbox o ON o.id = d.outbox_id"
+    " WHERE p.document_id = ?1 AND p.from_organ = ?2 AND p.messagetype = 0"
+    " AND d.recipient_organ = ?3"
+    " AND ((d.recipient_system <> '' AND d.recipient_system IN (?4, ?5))"
+    "  OR (?6 <> '' AND o.peer = ?6))";
 static const char sql_trace_put[] =
     "INSERT INTO package_trace (package_id, insert_offset, insert_text) VALUES (?1, ?2, ?3)";
 static const char sql_trace_get[] =
@@ -472,6 +481,7 @@ enum stmt_id {
     S_OUTBOX_TRACK_DUE,
     S_DELIVERY_SET_REMOTE,
     S_DELIVERY_SET_STATUS,
+    S_DELIVERY_ANSWERABLE,
     S_TRACE_PUT,
     S_TRACE_GET,
     S_INBOUND_FIND,
@@ -557,6 +567,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_OUTBOX_TRACK_DUE] = sql_outbox_track_due,
     [S_DELIVERY_SET_REMOTE] = sql_delivery_set_remote,
     [S_DELIVERY_SET_STATUS] = sql_delivery_set_status,
+    [S_DELIVERY_ANSWERABLE] = sql_delivery_answerable,
     [S_TRACE_PUT] = sql_trace_put,
     [S_TRACE_GET] = sql_trace_get,
     [S_INBOUND_FIND] = sql_inbound_find,
@@ -3018,6 +3029,33 @@ static enum store_rc sq_delivery_set_status(void *cls, const char *document_id,
     return write_result(c, rc, changes, "delivery_set_status");
 }
 
+static enum store_rc sq_delivery_answerable(void *cls, const struct store_status_claim *cl)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_DELIVERY_ANSWERABLE);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, cl->document_id);
+    bind_text(st, 2, cl->issuer_organ);
+    bind_text(st, 3, cl->recipient_organ);
+    bind_text0(st, 4, cl->system_a);
+    bind_text0(st, 5, cl->system_b);
+    bind_text0(st, 6, cl->peer);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ret = sqlite3_column_int64(st, 0) > 0 ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    else
+        ret = fail(r.c, rc, "delivery_answerable");
+    st_put(r.c, S_DELIVERY_ANSWERABLE, st);
+    rd_close(&r);
+    return ret;
+}
+
 static enum store_rc sq_package_trace_put(void *cls, const char *package_id, int64_t offset,
                                           const char *text)
 {
@@ -3442,6 +3480,7 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .outbox_track_due = sq_outbox_track_due,
         .delivery_set_remote = sq_delivery_set_remote,
         .delivery_set_status = sq_delivery_set_status,
+        .delivery_answerable = sq_delivery_answerable,
         .inbound_find = sq_inbound_find,
         .inbound_insert = sq_inbound_insert,
         .peer_state_put = sq_peer_state_put,

@@ -147,6 +147,12 @@ struct store_stats_row {
     int64_t state[4]; /* deliveries received, by enum store_delivery_state */
 };
 
+/* Who claims to answer a document with a status package (see delivery_answerable). */
+struct store_status_claim {
+    const char *document_id, *issuer_organ, *recipient_organ;
+    const char *system_a, *system_b, *peer;
+};
+
 typedef int (*store_agency_cb)(void *ctx, const struct store_agency *a);
 typedef int (*store_system_cb)(void *ctx, const struct store_system *s, char *const *serves,
                                size_t n_serves);
@@ -475,6 +481,11 @@ struct store {
     enum store_rc (*delivery_set_status)(void *cls, const char *document_id, const char *from_organ,
                                          const char *recipient_organ, const char *status_code,
                                          int64_t now_ms);
+    /* Whether a status package may answer: ONE_RESULT when the document (edoc) c->document_id
+     * issued by c->issuer_organ has a delivery to c->recipient_organ that is either local to
+     * system_a or system_b (either may be NULL or ""), or relayed to peer c->peer (NULL or "":
+     * none); NO_RESULTS otherwise. */
+    enum store_rc (*delivery_answerable)(void *cls, const struct store_status_claim *c);
 
     /* This platform's TraceHeader of a package (text to insert at offset into its bytes), fixed
      * at acceptance, for the copies peers pull from their inbound system's inbox here.

@@ -128,7 +128,8 @@ def t_unknown_recipient():
     send_fail(C.sys["A"], edoc_a("unknown2", to=(ORG_NGHEAN, "000.00.00.H99")), 301,
               "one known and one unknown recipient")
     st = harness.rewrite_organs(harness.sample("status_acceptance_03.edxml"), response_for="000.00.00.H98")
-    send_fail(C.sys["B"], st, 301, "status for an unknown organ", messagetype="status")
+    # a status can only answer a document delivered to its author here: refused before routing
+    send_fail(C.sys["B"], st, 318, "status for an unknown organ", messagetype="status")
 
 
 def t_body_too_large():
