@@ -33,14 +33,14 @@ void api_reply_json(struct http_request *req, unsigned status, json_t *o)
 
 void api_error(struct http_request *req, enum lt_err e, const char *detail)
 {
-    struct buf m = {0};
-    buf_puts(&m, lt_err_msg(e));
-    if (detail)
-        buf_printf(&m, ": %s", detail);
-    api_reply_json(req, (unsigned)lt_err_http(e),
-                   json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
-                             "message", m.data));
-    buf_free(&m);
+    size_t len = 0;
+    char *s = lt_err_json(e, detail, &len);
+    if (!s) {
+        http_reply(req, 500, NULL, "", 0);
+        return;
+    }
+    http_reply(req, (unsigned)lt_err_http(e), JSON_CT, s, len);
+    free(s);
 }
 
 /* The asynchronous forms of api_reply_json / api_error, for replies sent from the committer. */
@@ -58,14 +58,14 @@ void api_complete_json(struct http_request *req, unsigned status, json_t *o)
 
 void api_complete_error(struct http_request *req, enum lt_err e, const char *detail)
 {
-    struct buf m = {0};
-    buf_puts(&m, lt_err_msg(e));
-    if (detail && *detail)
-        buf_printf(&m, ": %s", detail);
-    api_complete_json(req, (unsigned)lt_err_http(e),
-                      json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e),
-                                "message", m.data ? m.data : ""));
-    buf_free(&m);
+    size_t len = 0;
+    char *s = lt_err_json(e, detail, &len);
+    if (!s) {
+        http_complete(req, 500, NULL, "", 0);
+        return;
+    }
+    http_complete(req, (unsigned)lt_err_http(e), JSON_CT, s, len);
+    free(s);
 }
 
 json_t *api_body_object(struct http_request *req)
@@ -167,6 +167,22 @@ void api_metrics(struct http_request *req)
                (unsigned long long)atomic_load(&a->metrics.sent_status),
                (unsigned long long)atomic_load(&a->metrics.acks), (unsigned long long)batches,
                (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
+    struct http_counters hc;
+    http_counters(a->http, &hc);
+    buf_printf(&b,
+               "# HELP lienthong_http_refused_total Requests and connections the HTTP layer "
+               "refused on its own, by reason.\n"
+               "# TYPE lienthong_http_refused_total counter\n"
+               "lienthong_http_refused_total{reason=\"malformed\"} %llu\n"
+               "lienthong_http_refused_total{reason=\"head_timeout\"} %llu\n"
+               "lienthong_http_refused_total{reason=\"per_ip_limit\"} %llu\n"
+               "lienthong_http_refused_total{reason=\"connection_limit\"} %llu\n"
+               "# HELP lienthong_http_connections Open client connections.\n"
+               "# TYPE lienthong_http_connections gauge\n"
+               "lienthong_http_connections %llu\n",
+               (unsigned long long)hc.bad_requests, (unsigned long long)hc.head_timeouts,
+               (unsigned long long)hc.refused_per_ip, (unsigned long long)hc.refused_overloaded,
+               (unsigned long long)hc.open_connections);
     struct gateway_counts gc;
     gateway_counts(a->gateway, &gc);
     buf_printf(

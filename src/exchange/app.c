@@ -30,6 +30,8 @@ void app_config_defaults(struct app_config *c)
     c->dedupe_window_s = 600;
     c->list_limit = 1000;
     c->agency_self_registration = 1;
+    c->head_timeout_ms = 10000;
+    c->max_connections_per_ip = 256;
     c->log_level = strdup("info");
     gateway_config_defaults(&c->gateway);
     relay_config_defaults(&c->relay);
@@ -40,6 +42,7 @@ void app_config_clear(struct app_config *c)
     free(c->data_dir);
     free(c->host);
     free(c->log_level);
+    addr_list_free(&c->trusted_proxies);
     memset(c, 0, sizeof *c);
 }
 
@@ -86,6 +89,14 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         c->log_level = strdup(value);
         return 0;
     }
+    if (strcmp(key, "trusted_proxies") == 0) {
+        struct addr_list l;
+        if (addr_list_parse(value, &l, err, err_len) != 0)
+            return -1;
+        addr_list_free(&c->trusted_proxies);
+        c->trusted_proxies = l;
+        return 0;
+    }
     if (strcmp(key, "agency_self_registration") == 0) {
         if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
             c->agency_self_registration = 1;
@@ -105,6 +116,8 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"threads", 1, 256, 0, &c->threads},
         {"max_connections", 1, 100000, 0, &c->max_connections},
         {"idle_timeout_seconds", 1, 86400, 0, &c->idle_timeout_s},
+        {"head_timeout_ms", 100, 600000, 0, &c->head_timeout_ms},
+        {"max_connections_per_ip", 0, 100000, 0, &c->max_connections_per_ip},
         {"max_body_bytes", 1024, 1ULL << 40, 1, &c->max_body_bytes},
         {"spool_memory_bytes", 0, 1ULL << 30, 1, &c->spool_memory_bytes},
         {"dedupe_window_seconds", 0, 7 * 86400, 0, &c->dedupe_window_s},
@@ -237,7 +250,8 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     a->committer = committer_start(a->store, err, err_len);
     if (!a->committer)
         goto fail;
-    a->gateway = gateway_start(a->store, a->committer, &cfg->gateway, err, err_len);
+    a->cfg.gateway.trusted_proxies = &a->cfg.trusted_proxies;
+    a->gateway = gateway_start(a->store, a->committer, &a->cfg.gateway, err, err_len);
     if (!a->gateway)
         goto fail;
     a->relay = relay_start(a->store, a->committer, &a->limits, &cfg->relay, err, err_len);
@@ -261,6 +275,9 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
         .max_header_bytes = 16 * 1024,
         .max_headers_total = 64 * 1024,
         .max_headers = 100,
+        .head_timeout_ms = cfg->head_timeout_ms,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .trusted_proxies = &a->cfg.trusted_proxies,
         .router = app_router,
         .not_found = api_not_found,
         .too_large = api_too_large,

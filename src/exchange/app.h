@@ -10,6 +10,7 @@
 #include "gateway/gateway.h"
 #include "relay/relay.h"
 #include "store/store.h"
+#include "util/netaddr.h"
 
 struct committer;
 struct http_server;
@@ -26,6 +27,9 @@ struct app_config {
     unsigned dedupe_window_s;    /* identical sendEdoc within this window -> same DocId */
     unsigned list_limit;         /* most items in one getReceivedEdocList reply */
     int agency_self_registration; /* registerAgency/deleteAgency from systems (on by default) */
+    unsigned head_timeout_ms;        /* a connection's first request head must arrive in time */
+    unsigned max_connections_per_ip; /* 0: no limit */
+    struct addr_list trusted_proxies; /* their X-Forwarded-For is kept; no per-address limit */
     char *log_level;
     struct gateway_config gateway;
     struct relay_config relay;

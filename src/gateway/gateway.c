@@ -79,12 +79,7 @@ void gw_reply_error(struct gw_call *c, enum lt_err e, const char *detail, int64_
                     int async)
 {
     struct http_request *req = c->req;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s%s%s", lt_err_msg(e), detail ? ": " : "", detail ? detail : "");
-    json_t *o =
-        json_pack("{s:i,s:s,s:s}", "code", lt_err_code(e), "error", lt_err_name(e), "message", msg);
-    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(o);
+    char *body = lt_err_json(e, detail, NULL);
     unsigned status = (unsigned)lt_err_http(e);
     c->status = (int)status;
     c->error = e;

@@ -22,6 +22,8 @@
 struct committer;
 struct gateway;
 
+struct addr_list;
+
 struct gateway_config {
     uint64_t token_ttl_s;          /* lifetime of an access token (default 3600) */
     unsigned breaker_failures;     /* consecutive failures that open a provider's breaker (5) */
@@ -29,6 +31,9 @@ struct gateway_config {
     unsigned retries;              /* extra attempts, idempotent methods, connection failures (1) */
     unsigned max_in_flight;        /* calls being forwarded at once; beyond: 503 (4096) */
     unsigned upstream_connections; /* most connections kept per upstream host (64) */
+    /* Proxies in front of lienthong whose X-Forwarded-For / Forwarded are kept (NULL: none):
+     * from any other peer they are replaced by the peer's address. */
+    const struct addr_list *trusted_proxies;
 };
 
 void gateway_config_defaults(struct gateway_config *c);

@@ -20,36 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/http_int.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-
-#define MAX_REPLY_HEADERS 128 /* a proxied response passes the upstream's headers */
-#define MAX_LOOPS 256
-
-struct http_loop {
-    struct http_server *srv;
-    struct MHD_Daemon *daemon;
-    int epfd;
-    struct http_watch mhd_watch;  /* the daemon's own epoll set, nested in ours */
-    struct http_watch wake_watch; /* eventfd: stop */
-    pthread_t thread;
-    int started;
-    atomic_int stop;
-    int kick; /* a connection was resumed: MHD must run (loop thread only) */
-    void *slot;
-    int64_t timer_ms; /* -1: disarmed */
-    void (*timer_fn)(void *ctx);
-    void *timer_ctx;
-};
-
-struct http_server {
-    struct http_config cfg;
-    char *spool_dir;
-    int listen_fd;
-    uint16_t port;
-    unsigned n_loops;
-    struct http_loop *loops;
-};
 
 struct http_request {
     struct http_server *srv;
@@ -391,25 +365,51 @@ static int take_body(struct http_request *req, const char *data, size_t len)
     return write_all(req->fd, data, len);
 }
 
-/* --- header limits --- */
+/* --- header checks of every request (the gate checked the first one's raw bytes) --- */
 
 struct hdr_check {
     const struct http_config *cfg;
     size_t total;
     unsigned count;
-    int bad;
+    int too_large;
+    struct http_framing framing;
+    const char *reason; /* malformed: why */
 };
 
-static int check_header(void *ctx, const char *name, const char *value)
+static enum MHD_Result check_header(void *ctx, enum MHD_ValueKind kind, const char *name,
+                                    size_t name_len, const char *value, size_t value_len)
 {
     struct hdr_check *h = ctx;
-    size_t line = strlen(name) + strlen(value) + 4;
+    (void)kind;
+    size_t line = name_len + value_len + 4;
     h->total += line;
     h->count++;
     if (line > h->cfg->max_header_bytes || h->total > h->cfg->max_headers_total ||
         h->count > h->cfg->max_headers)
-        h->bad = 1;
-    return h->bad;
+        h->too_large = 1;
+    else if (!http_token_ok(name, name_len))
+        h->reason = "a header field name is not a token";
+    else if (!value || !http_field_value_ok(value, value_len) || strlen(value) != value_len)
+        h->reason = "a control character in a header field value";
+    else
+        http_framing_add(&h->framing, name, name_len, value, value_len);
+    return h->too_large || h->reason ? MHD_NO : MHD_YES;
+}
+
+/* A malformed or ambiguous request: answered here, and the connection closed after it (what
+ * follows on it cannot be trusted to start a request). */
+static void refuse_request(struct http_request *req, const char *reason)
+{
+    size_t len = 0;
+    char *body = lt_err_json(LT_ERR_BAD_HTTP, reason, &len);
+    char ip[64];
+    if (http_client_ip(req, ip, sizeof ip) != 0)
+        snprintf(ip, sizeof ip, "?");
+    atomic_fetch_add(&req->srv->n_bad, 1);
+    gate_log_refusal(req->srv, ip, reason);
+    http_add_reply_header(req, "Connection", "close");
+    http_reply(req, 400, "application/json; charset=utf-8", body ? body : "", body ? len : 0);
+    free(body);
 }
 
 /* --- MHD callbacks --- */
@@ -446,11 +446,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->conn = conn;
         req->url = url;
         req->method = method;
-        struct hdr_check h = {&s->cfg, 0, 0, 0};
-        http_each_header(req, check_header, &h);
-        if (h.bad) {
+        struct hdr_check h = {.cfg = &s->cfg};
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, check_header, &h);
+        if (h.too_large) {
             req->bad_headers = 1;
             s->cfg.bad_headers(req);
+            return MHD_YES;
+        }
+        if (!h.reason)
+            h.reason = http_framing_verdict(&h.framing, strcmp(version, "HTTP/1.0") == 0);
+        if (h.reason) {
+            req->bad_headers = 1;
+            refuse_request(req, h.reason);
             return MHD_YES;
         }
         const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -516,6 +523,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* The gate counted each connection it handed over: the count ends with the connection. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    gate_released(cls, ci ? ci->client_addr : NULL);
+}
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -540,6 +559,8 @@ int http_loop_watch(struct http_loop *l, struct http_watch *w, unsigned events)
         ev.events |= EPOLLIN;
     if (events & HTTP_OUT)
         ev.events |= EPOLLOUT;
+    if (events & HTTP_EDGE)
+        ev.events |= EPOLLET;
     int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (!events && !w->events)
         return 0;
@@ -599,6 +620,9 @@ static void *loop_main(void *arg)
             deadline = now + (int64_t)(mt < (MHD_UNSIGNED_LONG_LONG)INT_MAX ? mt : INT_MAX);
         if (l->timer_ms >= 0 && (deadline < 0 || l->timer_ms < deadline))
             deadline = l->timer_ms;
+        int64_t gate = gate_next_deadline(l);
+        if (gate >= 0 && (deadline < 0 || gate < deadline))
+            deadline = gate;
         int timeout = l->kick || (deadline >= 0 && deadline <= now) ? 0
                       : deadline < 0                                ? -1
                                                                     : (int)(deadline - now);
@@ -624,6 +648,7 @@ static void *loop_main(void *arg)
             w->fn(w, ev);
         }
         now = mono_ms();
+        gate_expire(l, now);
         if (l->timer_ms >= 0 && l->timer_ms <= now) {
             l->timer_ms = -1;
             l->timer_fn(l->timer_ctx);
@@ -677,27 +702,26 @@ static int loop_init(struct http_server *s, struct http_loop *l, char *err, size
     l->mhd_watch.fd = -1;
     l->wake_watch.fd = -1;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
-    /* Each daemon gets its own descriptor of the one listening socket, and closes it. */
-    int lfd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
-    if (l->epfd < 0 || lfd < 0) {
-        if (lfd >= 0)
-            close(lfd);
+    if (l->epfd < 0) {
         snprintf(err, err_len, "cannot create an event loop: %s", strerror(errno));
         return -1;
     }
+    if (gate_loop_init(l, err, err_len) != 0)
+        return -1;
     const struct http_config *cfg = &s->cfg;
-    unsigned per_loop = (cfg->max_connections + s->n_loops - 1) / s->n_loops;
+    /* The gate accepts and counts connections (gate.c); the daemon only serves them, so its
+     * own limit is the server's. */
     l->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, l,
-        MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT, per_loop ? per_loop : 1,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET, 0,
+        NULL, NULL, on_request, l, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
         /* MHD zeroes a connection's whole pool for every request: no bigger than the headers
          * allowed plus room to work */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_headers_total + 16 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_END);
     if (!l->daemon) {
-        close(lfd);
         snprintf(err, err_len, "cannot start the HTTP daemon");
         return -1;
     }
@@ -732,6 +756,10 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
         http_stop(s);
         return NULL;
     }
+    if (gate_server_init(s, err, err_len) != 0) {
+        http_stop(s);
+        return NULL;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -758,6 +786,15 @@ uint16_t http_bound_port(const struct http_server *s)
     return s->port;
 }
 
+void http_counters(const struct http_server *s, struct http_counters *ret)
+{
+    ret->bad_requests = atomic_load(&s->n_bad);
+    ret->head_timeouts = atomic_load(&s->n_timeouts);
+    ret->refused_per_ip = atomic_load(&s->n_per_ip);
+    ret->refused_overloaded = atomic_load(&s->n_overloaded);
+    ret->open_connections = atomic_load(&s->n_open);
+}
+
 void http_stop(struct http_server *s)
 {
     if (!s)
@@ -776,6 +813,7 @@ void http_stop(struct http_server *s)
         struct http_loop *l = &s->loops[i];
         if (!l->srv)
             continue; /* never set up */
+        gate_loop_free(l);
         if (l->daemon)
             MHD_stop_daemon(l->daemon);
         if (l->wake_watch.fd >= 0)
@@ -785,6 +823,7 @@ void http_stop(struct http_server *s)
     }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    gate_server_free(s);
     free(s->loops);
     free(s->spool_dir);
     free(s);

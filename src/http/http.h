@@ -26,6 +26,7 @@
 
 #include "util/buf.h"
 
+struct addr_list;
 struct http_request;
 struct http_server;
 struct MHD_Response;
@@ -49,6 +50,12 @@ struct http_config {
     size_t max_header_bytes;  /* one header line */
     size_t max_headers_total; /* all headers */
     unsigned max_headers;
+    /* Slow and greedy clients: the first request head of a connection must arrive within
+     * head_timeout_ms (else 408 and closed); at most max_connections_per_ip connections from
+     * one client address (0: no limit), except from the trusted proxies (may be NULL). */
+    unsigned head_timeout_ms;
+    unsigned max_connections_per_ip;
+    const struct addr_list *trusted_proxies;
     http_router_fn router;
     http_handler_fn not_found;   /* called when the router returns NULL */
     http_handler_fn too_large;   /* called instead of the handler when the body was too large */
@@ -57,6 +64,16 @@ struct http_config {
 };
 
 struct http_server *http_start(const struct http_config *cfg, char *err, size_t err_len);
+
+/* What the server refused on its own, since it started (for /metrics). */
+struct http_counters {
+    uint64_t bad_requests;       /* malformed or ambiguous heads: 400 / 431 */
+    uint64_t head_timeouts;      /* 408 */
+    uint64_t refused_per_ip;     /* over max_connections_per_ip */
+    uint64_t refused_overloaded; /* over max_connections */
+    uint64_t open_connections;   /* now */
+};
+void http_counters(const struct http_server *s, struct http_counters *ret);
 void http_stop(struct http_server *s); /* accepts NULL */
 uint16_t http_bound_port(const struct http_server *s);
 
@@ -139,6 +156,7 @@ void **http_loop_slot(struct http_loop *l);
 #define HTTP_IN 1u
 #define HTTP_OUT 2u
 #define HTTP_ERR 4u
+#define HTTP_EDGE 8u /* edge-triggered (with HTTP_IN: once per arrival of new bytes) */
 struct http_watch {
     int fd;
     unsigned events; /* as registered (kept by the loop; 0 when not watched) */
