@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "gateway/gw_int.h"
+#include "util/netaddr.h"
 #include "store/committer.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -357,7 +358,7 @@ int gateway_system_secret(struct gateway *g, const char *id, char **ret_secret)
 struct hdr_ctx {
     struct gw_call *c;
     const char *connection;
-    const char *via, *xff;
+    const char *via, *xff, *forwarded, *xfproto;
     int has_accept, failed;
 };
 
@@ -379,8 +380,38 @@ static int append_header(struct curl_slist **list, const char *name, const char 
     return 0;
 }
 
+/* Field names alike for a provider: case-insensitive, and "_" for "-" (many servers and CGI
+ * gateways read X_Consumer_Id as X-Consumer-Id, so a client must not send either). */
+static int same_field(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+static int field_prefix(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strlen(name) < n)
+        return 0;
+    char head[64];
+    if (n >= sizeof head)
+        return 0;
+    memcpy(head, name, n);
+    head[n] = '\0';
+    return same_field(head, prefix);
+}
+
 /* Request headers that never reach the provider: hop-by-hop fields, framing set by the client
- * library, the consumer's credentials, and the fields the gateway sets itself. */
+ * library, the consumer's credentials, and the fields the gateway sets itself, in any case and
+ * with "_" for "-" (X-Forwarded-* and Forwarded are rebuilt from the real peer address). */
 static int dropped_request_header(const char *name)
 {
     static const char *const names[] = {"Connection",
@@ -399,14 +430,13 @@ static int dropped_request_header(const char *name)
                                         "X-Consumer-Id",
                                         "X-Request-Id",
                                         "Via",
-                                        "X-Forwarded-For",
-                                        "X-Forwarded-Proto",
-                                        "X-Forwarded-Host",
+                                        "Forwarded",
+                                        "X-Real-Ip",
                                         NULL};
     for (int i = 0; names[i]; i++)
-        if (strcasecmp(name, names[i]) == 0)
+        if (same_field(name, names[i]))
             return 1;
-    return strncasecmp(name, VXP_HEADER_PREFIX, sizeof VXP_HEADER_PREFIX - 1) == 0;
+    return field_prefix(name, "X-Forwarded-") || field_prefix(name, VXP_HEADER_PREFIX);
 }
 
 static int copy_header(void *ctx, const char *name, const char *value)
@@ -416,6 +446,10 @@ static int copy_header(void *ctx, const char *name, const char *value)
         h->via = value;
     else if (strcasecmp(name, "X-Forwarded-For") == 0)
         h->xff = value;
+    else if (strcasecmp(name, "Forwarded") == 0)
+        h->forwarded = value;
+    else if (strcasecmp(name, "X-Forwarded-Proto") == 0)
+        h->xfproto = value;
     if (dropped_request_header(name) || gw_connection_names(h->connection, name))
         return 0;
     if (strcasecmp(name, "Accept") == 0)
@@ -439,9 +473,17 @@ static int build_headers(struct gw_call *c)
     rc |= append_header(&c->headers, "X-Request-Id", c->request_id);
     snprintf(line, sizeof line, "%s%s1.1 lienthong", h.via ? h.via : "", h.via ? ", " : "");
     rc |= append_header(&c->headers, "Via", line);
-    snprintf(line, sizeof line, "%s%s%s", h.xff ? h.xff : "", h.xff ? ", " : "", ip);
+    /* What a client says of its own address counts only when the peer is a trusted proxy (which
+     * appended it); from anyone else only the peer's real address is passed on. */
+    int trusted = addr_list_match_text(c->gw->cfg.trusted_proxies, ip);
+    const char *xff = trusted ? h.xff : NULL, *fwd = trusted ? h.forwarded : NULL;
+    const char *proto = trusted && h.xfproto && !strcmp(h.xfproto, "https") ? "https" : "http";
+    snprintf(line, sizeof line, "%s%s%s", xff ? xff : "", xff ? ", " : "", ip);
     rc |= append_header(&c->headers, "X-Forwarded-For", line);
-    rc |= append_header(&c->headers, "X-Forwarded-Proto", "http");
+    snprintf(line, sizeof line, "%s%sfor=%s%s%s;proto=%s", fwd ? fwd : "", fwd ? ", " : "",
+             strchr(ip, ':') ? "\"[" : "", ip, strchr(ip, ':') ? "]\"" : "", proto);
+    rc |= append_header(&c->headers, "Forwarded", line);
+    rc |= append_header(&c->headers, "X-Forwarded-Proto", proto);
     if (host)
         rc |= append_header(&c->headers, "X-Forwarded-Host", host);
     /* curl would add these on its own: none unless the consumer sent them */
