@@ -3,10 +3,12 @@
  * options checked in one place, no positional arguments slipping through unnoticed. */
 #include "cli/cli_util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/timeutil.h"
 
@@ -150,6 +152,83 @@ struct store *cli_open_store(const char *dir)
         fprintf(stderr, "lienthong: cannot open data directory %s: %s\n", dir,
                 *err ? err : "unknown error");
     return st;
+}
+
+/* The first line of f (its end of line removed) into buf; 0, or -1 when it is longer. */
+static int first_line(FILE *f, char *buf, size_t cap)
+{
+    if (!fgets(buf, (int)cap, f)) {
+        buf[0] = '\0';
+        return 0;
+    }
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (n == cap - 1)
+        return -1;
+    if (n && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return 0;
+}
+
+int cli_secret(const char *cmd, const char *usage, const char *arg, const char *file, int weak,
+               char buf[CLI_SECRET_MAX + 2], const char **ret)
+{
+    *ret = NULL;
+    if (arg && file)
+        return cli_misuse(cmd, usage, "give the secret with --secret or --secret-file, not both");
+    if (!arg && !file)
+        return CLI_CONTINUE;
+    const char *secret = arg;
+    if (file || strcmp(arg, "-") == 0) {
+        FILE *f = file ? fopen(file, "r") : stdin;
+        if (!f)
+            return cli_fail(cmd, "cannot read --secret-file %s: %s", file, strerror(errno));
+        int r = first_line(f, buf, CLI_SECRET_MAX + 2);
+        if (file)
+            fclose(f);
+        if (r != 0)
+            return cli_misuse(cmd, usage, "the secret must be at most %d bytes", CLI_SECRET_MAX);
+        secret = buf;
+    }
+    size_t n = strlen(secret);
+    if (n == 0 || n > CLI_SECRET_MAX)
+        return cli_misuse(cmd, usage, "the secret must be 1 to %d bytes", CLI_SECRET_MAX);
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)secret[i] < 0x20 || secret[i] == 0x7f)
+            return cli_misuse(cmd, usage, "the secret must not contain control characters");
+        chars += ((unsigned char)secret[i] & 0xc0) != 0x80;
+    }
+    if (chars < CLI_SECRET_MIN && !weak)
+        return cli_misuse(cmd, usage,
+                          "the secret has %zu characters: one shorter than %d is easy to guess "
+                          "(anyone who does acts in the system's name); give a longer one, or "
+                          "--weak-secret if that is really meant",
+                          chars, CLI_SECRET_MIN);
+    if (secret != buf) {
+        memcpy(buf, secret, n + 1);
+        secret = buf;
+    }
+    *ret = secret;
+    return CLI_CONTINUE;
+}
+
+struct store *cli_open_existing_store(const char *dir)
+{
+    char path[4096];
+    struct stat sb;
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/lienthong.db", dir);
+        if (stat(path, &sb) != 0) {
+            fprintf(stderr,
+                    "lienthong: no lienthong data in %s (%s): nothing to read or change there; "
+                    "'lienthong serve --data %s' or a command that adds something creates it\n",
+                    dir, strerror(errno), dir);
+            return NULL;
+        }
+    }
+    return cli_open_store(dir);
 }
 
 int cli_tx_rc(enum store_rc rc, const char *cmd, const char *what)

@@ -64,6 +64,9 @@ int cli_dispatch(int argc, char **argv, const struct cli_sub *subs, const char *
  * "lienthong: cannot open data directory DIR: REASON" on stderr and returns NULL. Close with
  * store_close(). */
 struct store *cli_open_store(const char *dir);
+/* The same for commands that only read or change what is there: a directory without a store
+ * is an error ("no lienthong data in DIR"), not a new empty store. */
+struct store *cli_open_existing_store(const char *dir);
 
 /* Runs fn inside one write transaction: write_begin, fn, write_commit; rolls back when fn
  * fails. fn returns CLI_TX_OK (commit), CLI_TX_FAIL (it printed why; roll back) or
@@ -103,6 +106,17 @@ void cli_table_free(struct cli_table *t);
 /* Splits a comma-separated list, trimming spaces and dropping empty items. *ret_items gets an
  * array of malloc'd strings (free with cli_strv_free). Returns the count, or -1 on allocation
  * failure. */
+/* A secret given to a command: --secret SECRET, --secret - (the first line of standard input) or
+ * --secret-file FILE (its first line), so that it need not appear in the process list. Checked:
+ * 1 to CLI_SECRET_MAX bytes without control characters, and at least CLI_SECRET_MIN characters
+ * unless weak (--weak-secret: the operator means it). The text goes into buf (CLI_SECRET_MAX + 2
+ * bytes). Returns CLI_CONTINUE with *ret = the secret, or NULL when neither option was given;
+ * otherwise an exit status, with the message printed. */
+#define CLI_SECRET_MAX 256
+#define CLI_SECRET_MIN 16
+int cli_secret(const char *cmd, const char *usage, const char *arg, const char *file, int weak,
+               char buf[CLI_SECRET_MAX + 2], const char **ret);
+
 /* A non-negative decimal integer (digits only) up to max. Returns 0, or -1. */
 int cli_parse_count(const char *s, int64_t max, int64_t *ret);
 /* ISO 8601 UTC time, or "-" for 0. */

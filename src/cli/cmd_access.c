@@ -241,7 +241,7 @@ static int access_revoke(int argc, char **argv)
     if ((r = parse_ref_opt(cmd, ACCESS_REVOKE_USAGE, service, c.code, c.version)) != CLI_CONTINUE)
         return r;
     snprintf(c.object, sizeof c.object, "%s:%s/%s", consumer, c.code, c.version);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, access_revoke_tx, &c);
@@ -311,7 +311,7 @@ static int access_list(int argc, char **argv)
     if (service &&
         (r = parse_ref_opt(cmd, ACCESS_LIST_USAGE, service, code, version)) != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct access_list_ctx c = {0};
@@ -394,7 +394,7 @@ static int token_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, TOKEN_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct token_list_ctx c = {.system = system};
@@ -517,7 +517,7 @@ static int token_revoke(int argc, char **argv)
     } else if (!*system || strlen(system) > STORE_ID_MAX) {
         return cli_misuse(cmd, TOKEN_REVOKE_USAGE, "'%s' is not a valid system id", system);
     }
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, token_revoke_tx, &c);

@@ -26,7 +26,7 @@ static int audit_verify_cmd(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct audit_report rep = {0};

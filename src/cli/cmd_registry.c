@@ -21,7 +21,6 @@
 #include "util/timeutil.h"
 
 #define NAME_MAX_BYTES 1024
-#define SECRET_MAX_BYTES 256
 
 static const char *status_name(enum store_system_status s)
 {
@@ -170,7 +169,7 @@ static int agency_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, AGENCY_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct agency_list_ctx c = {0};
@@ -310,7 +309,7 @@ static int agency_remove(int argc, char **argv)
         return r;
     if (!edxml_organ_id_ok(id))
         return cli_misuse(cmd, AGENCY_REMOVE_USAGE, "'%s' is not a valid organ id", id);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, agency_remove_tx, (void *)id);
@@ -340,6 +339,7 @@ static const char SYSTEM_USAGE[] =
     "       lienthong system list --data DIR [--json]\n"
     "       lienthong system remove --data DIR --id SYSTEM_ID\n"
     "       lienthong system rotate-secret --data DIR --id SYSTEM_ID [--secret SECRET]\n"
+    "(--secret - reads the secret from standard input, --secret-file FILE from a file)\n"
     "\n"
     "Manages the connected systems (document management, one-stop, sector systems), their\n"
     "credentials and the organs each one serves. A system always serves its own systemId;\n"
@@ -348,12 +348,16 @@ static const char SYSTEM_USAGE[] =
 static const char SYSTEM_ADD_USAGE[] =
     "Usage: lienthong system add --data DIR --id SYSTEM_ID --agency ORGAN_ID\n"
     "                            [--serves ORGAN_ID,...] [--status official|trial]\n"
-    "                            [--secret SECRET]\n"
+    "                            [--secret SECRET | --secret - | --secret-file FILE]\n"
+    "                            [--weak-secret]\n"
     "\n"
     "Connects a system owned by a registered agency. It serves SYSTEM_ID itself (the SDK sends\n"
     "with from == systemId) plus every organ in --serves; an organ already served by another\n"
-    "system is refused and nothing is changed. --status defaults to official. Without --secret\n"
-    "a random 44-character secret is generated and printed once.\n";
+    "system is refused and nothing is changed. --status defaults to official. Without a secret\n"
+    "a random 44-character secret is generated and printed once. --secret - reads the secret\n"
+    "from the first line of standard input and --secret-file from the first line of FILE, so\n"
+    "that it never shows in the process list; a secret shorter than 16 characters is refused\n"
+    "unless --weak-secret.\n";
 
 static const char SYSTEM_LIST_USAGE[] =
     "Usage: lienthong system list --data DIR [--json]\n"
@@ -367,21 +371,13 @@ static const char SYSTEM_REMOVE_USAGE[] =
     "gateway access tokens are revoked.\n";
 
 static const char SYSTEM_ROTATE_USAGE[] =
-    "Usage: lienthong system rotate-secret --data DIR --id SYSTEM_ID [--secret SECRET]\n"
+    "Usage: lienthong system rotate-secret --data DIR --id SYSTEM_ID\n"
+    "                            [--secret SECRET | --secret - | --secret-file FILE]\n"
+    "                            [--weak-secret]\n"
     "\n"
-    "Replaces the system's secret (a random one when --secret is not given) and prints it.\n"
+    "Replaces the system's secret (a random one when none is given) and prints it. The secret\n"
+    "options are those of 'system add' (at least 16 characters unless --weak-secret).\n"
     "The gateway access tokens issued on the old secret are revoked.\n";
-
-static int check_secret(const char *cmd, const char *usage, const char *secret)
-{
-    size_t n = strlen(secret);
-    if (n == 0 || n > SECRET_MAX_BYTES)
-        return cli_misuse(cmd, usage, "--secret must be 1 to %d bytes", SECRET_MAX_BYTES);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)secret[i] < 0x20 || secret[i] == 0x7f)
-            return cli_misuse(cmd, usage, "--secret must not contain control characters");
-    return CLI_CONTINUE;
-}
 
 struct system_add_ctx {
     const char *id, *agency, *secret;
@@ -470,10 +466,18 @@ static int parse_status(const char *s, enum store_system_status *ret)
 static int system_add(int argc, char **argv)
 {
     const char *cmd = "system add";
-    const char *data, *id, *agency, *serves, *status, *secret;
+    const char *data, *id, *agency, *serves, *status, *secret_arg, *secret_file, *secret;
+    int weak = 0;
+    char secret_buf[CLI_SECRET_MAX + 2];
     const struct cli_opt opts[] = {
-        {"data", &data, NULL, 1},     {"id", &id, NULL, 1},         {"agency", &agency, NULL, 1},
-        {"serves", &serves, NULL, 0}, {"status", &status, NULL, 0}, {"secret", &secret, NULL, 0},
+        {"data", &data, NULL, 1},
+        {"id", &id, NULL, 1},
+        {"agency", &agency, NULL, 1},
+        {"serves", &serves, NULL, 0},
+        {"status", &status, NULL, 0},
+        {"secret", &secret_arg, NULL, 0},
+        {"secret-file", &secret_file, NULL, 0},
+        {"weak-secret", NULL, &weak, 0},
         {NULL, NULL, NULL, 0},
     };
     int r = cli_parse_named(cmd, argc, argv, opts, SYSTEM_ADD_USAGE);
@@ -487,7 +491,8 @@ static int system_add(int argc, char **argv)
     if (status && parse_status(status, &c.status) != 0)
         return cli_misuse(cmd, SYSTEM_ADD_USAGE, "--status must be 'official' or 'trial', not '%s'",
                           status);
-    if (secret && (r = check_secret(cmd, SYSTEM_ADD_USAGE, secret)) != CLI_CONTINUE)
+    if ((r = cli_secret(cmd, SYSTEM_ADD_USAGE, secret_arg, secret_file, weak, secret_buf,
+                        &secret)) != CLI_CONTINUE)
         return r;
     char generated[45] = "";
     if (!secret) {
@@ -586,7 +591,7 @@ static int system_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, SYSTEM_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct system_list_ctx c = {0};
@@ -650,7 +655,7 @@ static int system_remove(int argc, char **argv)
         return r;
     if (!edxml_organ_id_ok(id))
         return cli_misuse(cmd, SYSTEM_REMOVE_USAGE, "'%s' is not a valid system id", id);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, system_remove_tx, (void *)id);
@@ -692,19 +697,21 @@ static int system_rotate_tx(struct store *st, void *vctx)
 static int system_rotate(int argc, char **argv)
 {
     const char *cmd = "system rotate-secret";
-    const char *data, *id, *secret;
+    const char *data, *id, *secret_arg, *secret_file, *secret;
+    int weak = 0;
+    char secret_buf[CLI_SECRET_MAX + 2];
     const struct cli_opt opts[] = {
-        {"data", &data, NULL, 1},
-        {"id", &id, NULL, 1},
-        {"secret", &secret, NULL, 0},
-        {NULL, NULL, NULL, 0},
+        {"data", &data, NULL, 1},         {"id", &id, NULL, 1},
+        {"secret", &secret_arg, NULL, 0}, {"secret-file", &secret_file, NULL, 0},
+        {"weak-secret", NULL, &weak, 0},  {NULL, NULL, NULL, 0},
     };
     int r = cli_parse_named(cmd, argc, argv, opts, SYSTEM_ROTATE_USAGE);
     if (r != CLI_CONTINUE)
         return r;
     if (!edxml_organ_id_ok(id))
         return cli_misuse(cmd, SYSTEM_ROTATE_USAGE, "'%s' is not a valid system id", id);
-    if (secret && (r = check_secret(cmd, SYSTEM_ROTATE_USAGE, secret)) != CLI_CONTINUE)
+    if ((r = cli_secret(cmd, SYSTEM_ROTATE_USAGE, secret_arg, secret_file, weak, secret_buf,
+                        &secret)) != CLI_CONTINUE)
         return r;
     char generated[45] = "";
     if (!secret) {
@@ -712,7 +719,7 @@ static int system_rotate(int argc, char **argv)
             return cli_fail(cmd, "cannot generate a secret (random source failed)");
         secret = generated;
     }
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct system_rotate_ctx c = {id, secret};

@@ -107,7 +107,7 @@ static int platform_show(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, PLATFORM_SHOW_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct store_platform p = {0};
@@ -141,7 +141,8 @@ int cmd_platform(int argc, char **argv)
 
 static const char PEER_USAGE[] =
     "Usage: lienthong peer add --data DIR --name NAME --endpoint URL --system-id ID\n"
-    "                          --secret SECRET [--pull-interval-ms N] [--inbound-system ID]\n"
+    "                          (--secret SECRET | --secret - | --secret-file FILE)\n"
+    "                          [--weak-secret] [--pull-interval-ms N] [--inbound-system ID]\n"
     "       lienthong peer list --data DIR [--json]\n"
     "       lienthong peer remove --data DIR --name NAME\n"
     "\n"
@@ -151,13 +152,16 @@ static const char PEER_USAGE[] =
 
 static const char PEER_ADD_USAGE[] =
     "Usage: lienthong peer add --data DIR --name NAME --endpoint URL --system-id ID\n"
-    "                          --secret SECRET [--pull-interval-ms N] [--inbound-system ID]\n"
+    "                          (--secret SECRET | --secret - | --secret-file FILE)\n"
+    "                          [--weak-secret] [--pull-interval-ms N] [--inbound-system ID]\n"
     "\n"
     "Adds a peer platform. NAME: 1 to 64 of [A-Za-z0-9._-]. URL: the peer's VXP endpoint,\n"
     "http:// or https://, a host, an optional port and path (no user information, query or\n"
     "fragment). ID and SECRET: the systemId and the secret the peer issued to this platform;\n"
     "requests to the peer are signed with SECRET, so it is stored, but it is never shown\n"
-    "again. --pull-interval-ms: how often the peer is asked for documents, 100 to 3600000\n"
+    "again; --secret - reads it from standard input, --secret-file from a file (its first\n"
+    "line), and one shorter than 16 characters is refused unless --weak-secret.\n"
+    "--pull-interval-ms: how often the peer is asked for documents, 100 to 3600000\n"
     "(default 2000). A peer that already exists is refused.\n"
     "--inbound-system ID: the system of this platform that the peer sends packages with\n"
     "(register it with 'system add'); its packages count as received from the peer.\n";
@@ -215,13 +219,18 @@ static int peer_add_tx(struct store *st, void *vctx)
 static int peer_add(int argc, char **argv)
 {
     const char *cmd = "peer add";
-    const char *data, *name, *endpoint, *system_id, *secret, *pull, *inbound;
+    const char *data, *name, *endpoint, *system_id, *secret_arg, *secret_file, *secret, *pull,
+        *inbound;
+    int weak = 0;
+    char secret_buf[CLI_SECRET_MAX + 2];
     const struct cli_opt opts[] = {
         {"data", &data, NULL, 1},
         {"name", &name, NULL, 1},
         {"endpoint", &endpoint, NULL, 1},
         {"system-id", &system_id, NULL, 1},
-        {"secret", &secret, NULL, 1},
+        {"secret", &secret_arg, NULL, 0},
+        {"secret-file", &secret_file, NULL, 0},
+        {"weak-secret", NULL, &weak, 0},
         {"pull-interval-ms", &pull, NULL, 0},
         {"inbound-system", &inbound, NULL, 0},
         {NULL, NULL, NULL, 0},
@@ -229,6 +238,11 @@ static int peer_add(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, PEER_ADD_USAGE);
     if (r != CLI_CONTINUE)
         return r;
+    if ((r = cli_secret(cmd, PEER_ADD_USAGE, secret_arg, secret_file, weak, secret_buf, &secret)) !=
+        CLI_CONTINUE)
+        return r;
+    if (!secret)
+        return cli_misuse(cmd, PEER_ADD_USAGE, "missing --secret (or --secret-file)");
     struct peer_add a = {.peer = {
                              .name = (char *)name,
                              .endpoint = (char *)endpoint,
@@ -366,7 +380,7 @@ static int peer_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, PEER_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct list_ctx c = {.st = st};
@@ -466,7 +480,7 @@ static int peer_remove(int argc, char **argv)
         return r;
     if (!relay_peer_name_ok(name))
         return cli_misuse(cmd, PEER_REMOVE_USAGE, "'%s' is not a valid peer name", name);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, peer_remove_tx, (void *)name);
@@ -625,7 +639,7 @@ static int route_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, ROUTE_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct relay_table t = {0};
@@ -706,7 +720,7 @@ static int route_remove(int argc, char **argv)
     char detail[256];
     if (relay_pattern_check(pattern, detail, sizeof detail) != LT_ERR_OK)
         return cli_misuse(cmd, ROUTE_REMOVE_USAGE, "'%s': %s", pattern, detail);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     r = cli_write_tx(st, cmd, route_remove_tx, (void *)pattern);
@@ -733,7 +747,7 @@ static int route_which(int argc, char **argv)
                           "'%s' is not a valid organ id (letters, digits, '.', '_', '-'; at "
                           "most %d characters)",
                           organ, STORE_ID_MAX);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct relay_answer a;

@@ -319,7 +319,7 @@ static int service_update(int argc, char **argv)
     if ((r = apply_opts(cmd, SERVICE_UPDATE_USAGE, &o, &probe)) != CLI_CONTINUE ||
         (r = check_service(cmd, SERVICE_UPDATE_USAGE, &probe)) != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(o.data);
+    struct store *st = cli_open_existing_store(o.data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct service_update_ctx c = {&o};
@@ -381,7 +381,7 @@ static int service_remove(int argc, char **argv)
     if (!gw_valid_version(version))
         return cli_misuse(cmd, SERVICE_REMOVE_USAGE, "'%s' is not a valid service version",
                           version);
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct service_remove_ctx c = {code, version, 0};
@@ -437,7 +437,7 @@ static int service_list(int argc, char **argv)
     int r = cli_parse_named(cmd, argc, argv, opts, SERVICE_LIST_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct service_list_ctx c = {0};

@@ -71,7 +71,7 @@ int cmd_stats(int argc, char **argv)
     if (period_s && callstats_period_parse(period_s, &period) != 0)
         return cli_misuse(cmd, STATS_USAGE, "--period '%s' is neither day nor month", period_s);
 
-    struct store *st = cli_open_store(data);
+    struct store *st = cli_open_existing_store(data);
     if (!st)
         return CLI_EXIT_FAIL;
     struct stats_result res;

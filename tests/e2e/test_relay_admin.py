@@ -60,7 +60,7 @@ def registry(d):
     ok("agency", "add", "--data", d, "--id", OFFICE, "--name", "Văn phòng UBND tỉnh", "--parent", PROVINCE)
     ok("agency", "add", "--data", d, "--id", JUSTICE, "--name", "Sở Tư pháp", "--parent", PROVINCE)
     ok("system", "add", "--data", d, "--id", OFFICE, "--agency", OFFICE, "--serves", SERVED,
-       "--secret", "s-office")
+       "--secret", "secret-of-the-office")
 
 
 def peers(d):
@@ -148,7 +148,7 @@ def t_misuse():
     ok("route", "add", "--data", d, "--pattern", "*.H30", "--peer", "ndxp")
     ok("platform", "set", "--data", d, "--organ-id", PLATFORM, "--name", "LGSP Kon Tum")
     padd = ["peer", "add", "--data", d, "--name", "p2", "--endpoint", "http://h/", "--system-id", PROVINCE]
-    sec = ["--secret", "s"]
+    sec = ["--secret", "s", "--weak-secret"]
     radd = ["route", "add", "--data", d, "--peer", "ndxp"]
     forms = [
         ["platform"], ["platform", "get", "--data", d], ["peer"], ["peer", "update", "--data", d],
@@ -200,6 +200,8 @@ def t_misuse():
 
 def t_platform():
     d = harness.new_data_dir("relay-platform")
+    fails(1, "platform", "show", "--data", d, text="no lienthong data")
+    ok("agency", "add", "--data", d, "--id", "000.00.00.H30", "--name", "a store to read")
     fails(1, "platform", "show", "--data", d, text="not set")
     p = ok("platform", "set", "--data", d, "--organ-id", PROVINCE, "--name", "UBND tỉnh Kon Tum")
     check(PROVINCE in p.stdout, "set output %r", p.stdout)
@@ -217,6 +219,7 @@ def t_platform():
 
 def t_peers():
     d = harness.new_data_dir("relay-peers")
+    ok("agency", "add", "--data", d, "--id", "000.00.00.H30", "--name", "a store to read")
     eq(len(ok("peer", "list", "--data", d).stdout.splitlines()), 1, "empty peer table")
     eq(ok("peer", "list", "--data", d, "--json").stdout.strip(), "[]", "empty peer list --json")
     p = add_ndxp(d)
@@ -254,7 +257,7 @@ def t_peers():
 
     before = txlog(d)
     fails(1, "peer", "add", "--data", d, "--name", "ndxp", "--endpoint", "http://other/",
-          "--system-id", PROVINCE, "--secret", "x", text="already exists")
+          "--system-id", PROVINCE, "--secret", "x", "--weak-secret", text="already exists")
     fails(1, "peer", "remove", "--data", d, "--name", "nobody", text="nobody")
     eq(peers(d), ps, "peers after refusals")
     eq(txlog(d), before, "log after refusals")
@@ -294,7 +297,7 @@ def t_peer_inbound():
        "inbound systems")
     before = txlog(d)
     fails(2, "peer", "add", "--data", d, "--name", "p3", "--endpoint", "http://h/", "--system-id",
-          PROVINCE, "--secret", "s", "--inbound-system", "*.H34", text="--inbound-system")
+          PROVINCE, "--secret", "s", "--weak-secret", "--inbound-system", "*.H34", text="--inbound-system")
     eq(peers(d), ps, "peers after an invalid inbound system")
     eq(txlog(d), before, "log after an invalid inbound system")
 
