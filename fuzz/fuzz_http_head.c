@@ -29,7 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (http_head_check(buf, r.len - 1, &lim, &again) != HTTP_HEAD_INCOMPLETE)
             abort();
         /* every field line (after the request line) is a token, a colon and a clean value */
-        const char *p = memmem(buf, r.len, "\r\n", 2);
+        const char *start = buf; /* after the empty lines the check skips */
+        for (int i = 0; i < 4 && start + 1 < buf + r.len && start[0] == '\r' && start[1] == '\n';
+             i++)
+            start += 2;
+        const char *p = memmem(start, (size_t)(buf + r.len - start), "\r\n", 2);
         const char *end = buf + r.len - 2;
         while (p && p + 2 < end) {
             const char *line = p + 2;
