@@ -187,6 +187,9 @@ int edxml_check_routable(const struct edxml_package *pkg, enum edxml_kind kind,
         return fail(err, LT_ERR_EDXML_INVALID, "no edXML package");
     if (!nonempty(pkg->from.organ_id))
         return fail(err, LT_ERR_EDXML_NO_FROM, "edXML MessageHeader has no From/OrganId");
+    /* the sender's identity is checked against the registry and recorded: an id, nothing else */
+    if (!edxml_organ_id_ok(pkg->from.organ_id))
+        return fail(err, LT_ERR_BAD_ORGAN_ID, "edXML From/OrganId is not an organ id");
     if (kind == EDXML_EDOC) {
         if (!has_recipient(pkg))
             return fail(err, LT_ERR_EDXML_NO_TO, "edXML document has no To/OrganId recipient");

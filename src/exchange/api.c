@@ -15,6 +15,7 @@
 #include "report/stats.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 #define JSON_CT "application/json; charset=utf-8"
@@ -216,11 +217,15 @@ void api_metrics(struct http_request *req)
 int api_authorized(struct http_request *req)
 {
     struct app *a = http_app(req);
-    const char *h = http_header(req, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *t = h + 7;
-    return ct_equal(t, strlen(t), a->admin_token, strlen(a->admin_token));
+    const char *t = http_bearer(req);
+    if (t && ct_equal(t, strlen(t), a->admin_token, strlen(a->admin_token)))
+        return 1;
+    char ip[64];
+    if (http_client_ip(req, ip, sizeof ip) != 0)
+        snprintf(ip, sizeof ip, "?");
+    log_info("api: %s %.200s refused client=%s: %s", http_method(req), http_raw_uri(req), ip,
+             t ? "wrong administrator token" : "no administrator token");
+    return 0;
 }
 
 void api_stats(struct http_request *req)

@@ -129,6 +129,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"gateway_retries", 0, 5, 0, &c->gateway.retries},
         {"gateway_max_in_flight", 1, 100000, 0, &c->gateway.max_in_flight},
         {"gateway_upstream_connections", 1, 10000, 0, &c->gateway.upstream_connections},
+        {"gateway_tokens_per_client", 1, 100000, 0, &c->gateway.tokens_per_client},
         {"relay_workers", 1, 256, 0, &c->relay.workers},
         {"relay_backoff_ms", 1, 3600 * 1000, 1, &c->relay.backoff_base_ms},
         {"relay_backoff_max_ms", 1, 86400 * 1000, 1, &c->relay.backoff_max_ms},

@@ -22,6 +22,7 @@ struct send_job {
     struct accept_job a; /* first: the committer hands this pointer back */
     struct http_request *req;
     struct app *app;
+    char client[64]; /* the caller's address, for the log */
 };
 
 static void send_job_free(struct send_job *j)
@@ -74,8 +75,8 @@ static void send_done(struct commit_job *cj, int ok)
     } else {
         extra = vxp_fail_members(VXP_FAIL_DOCID);
         atomic_fetch_add(&j->app->metrics.failures, 1);
-        log_info("vxp sendEdoc from %s refused: %s %s", a->meta.sender_system, lt_err_name(e),
-                 a->detail.data ? a->detail.data : "");
+        log_info("vxp sendEdoc refused client=%s system=%s: %s %s", j->client,
+                 a->meta.sender_system, lt_err_name(e), a->detail.data ? a->detail.data : "");
     }
     size_t len;
     char *body = vxp_render(e, a->detail.data, extra, &len);
@@ -225,6 +226,8 @@ void op_send_edoc(struct vxp_call *call)
     struct accept_job *a = &j->a;
     j->req = call->req;
     j->app = app;
+    if (http_client_ip(call->req, j->client, sizeof j->client) != 0)
+        snprintf(j->client, sizeof j->client, "?");
     a->relay = app->relay;
     a->read_ctx = rd;
     a->read = read_doc;

@@ -76,12 +76,21 @@ void vxp_ok(struct vxp_call *call, json_t *extra)
 void vxp_fail(struct vxp_call *call, enum lt_err e, const char *detail)
 {
     atomic_fetch_add(&call->app->metrics.failures, 1);
+    char ip[64];
+    if (http_client_ip(call->req, ip, sizeof ip) != 0)
+        snprintf(ip, sizeof ip, "?");
+    /* before authentication, the systemId the caller claimed (not to be trusted, but what an
+     * operator looks for when a system cannot connect) */
+    const char *claimed =
+        call->system_id[0] ? NULL : http_header(call->req, VXP_HEADER_PREFIX "systemid");
     if (lt_err_is_server(e))
-        log_error("vxp %s from %s: %s %s", call->op ? call->op->name : "?",
+        log_error("vxp %s client=%s system=%s: %s %s", call->op ? call->op->name : "?", ip,
                   call->system_id[0] ? call->system_id : "-", lt_err_name(e), detail ? detail : "");
     else
-        log_info("vxp %s from %s refused: %s %s", call->op ? call->op->name : "?",
-                 call->system_id[0] ? call->system_id : "-", lt_err_name(e), detail ? detail : "");
+        log_info("vxp %s refused client=%s system=%s%s%.64s: %s %s",
+                 call->op ? call->op->name : "?", ip, call->system_id[0] ? call->system_id : "-",
+                 claimed ? " claimed=" : "", claimed ? claimed : "", lt_err_name(e),
+                 detail ? detail : "");
     enum vxp_fail_shape shape = call->op ? call->op->fail_shape : VXP_FAIL_PLAIN;
     if (shape == VXP_FAIL_EMPTY_BODY) {
         /* downloadEdoc: the SDK saves whatever body it gets as the document. */

@@ -35,6 +35,7 @@ void gateway_config_defaults(struct gateway_config *c)
     c->retries = 1;
     c->max_in_flight = 4096;
     c->upstream_connections = 64;
+    c->tokens_per_client = 100;
 }
 
 /* ---------- the call object ---------- */
@@ -95,6 +96,16 @@ void gw_reply_error(struct gw_call *c, enum lt_err e, const char *detail, int64_
                               e == LT_ERR_TOKEN_INVALID && http_header(req, "Authorization")
                                   ? "Bearer realm=\"lienthong\", error=\"invalid_token\""
                                   : "Bearer realm=\"lienthong\"");
+    if (status == 401) {
+        /* unauthenticated: no call record, so the log says who tried */
+        char ip[64];
+        if (http_client_ip(req, ip, sizeof ip) != 0)
+            snprintf(ip, sizeof ip, "?");
+        const char *claimed = http_header(req, VXP_HEADER_PREFIX "systemid");
+        log_info("gateway: %s %.200s refused client=%s%s%.64s: %s", http_method(req),
+                 http_raw_uri(req), ip, claimed ? " claimed=" : "", claimed ? claimed : "",
+                 lt_err_name(e));
+    }
     size_t len = body ? strlen(body) : 0;
     c->bytes_out = len;
     if (async)
@@ -311,11 +322,8 @@ int gw_valid_request_id(const char *s)
 static enum lt_err authenticate(struct gw_call *c, const struct gw_view *v)
 {
     struct http_request *req = c->req;
-    const char *auth = http_header(req, "Authorization");
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        const char *t = auth + 7;
-        while (*t == ' ')
-            t++;
+    const char *t = http_bearer(req);
+    if (t) {
         uint8_t d[SHA256_LEN];
         char hex[SHA256_HEX_SIZE];
         if (sha256(t, strlen(t), d) != 0)

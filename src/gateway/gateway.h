@@ -31,6 +31,7 @@ struct gateway_config {
     unsigned retries;              /* extra attempts, idempotent methods, connection failures (1) */
     unsigned max_in_flight;        /* calls being forwarded at once; beyond: 503 (4096) */
     unsigned upstream_connections; /* most connections kept per upstream host (64) */
+    unsigned tokens_per_client;    /* live access tokens a system may hold at once (100) */
     /* Proxies in front of lienthong whose X-Forwarded-For / Forwarded are kept (NULL: none):
      * from any other peer they are replaced by the peer's address. */
     const struct addr_list *trusted_proxies;

@@ -5,7 +5,12 @@
  * section 2.3.1 says) or as form fields, never both. The token is 32 random bytes in base64url;
  * only its SHA-256 is stored, with the system and the expiry, through the committer (one durable
  * write shared with whatever else is being committed), and added to the in-memory view before
- * the reply, so it works on the very next request. Replies carry Cache-Control: no-store. */
+ * the reply, so it works on the very next request. Replies carry Cache-Control: no-store.
+ *
+ * A system holds at most tokens_per_client live tokens: one more is refused (429, Retry-After
+ * until its oldest expires, the refusal on the transaction log), so a client that asks for a
+ * token per call cannot fill the store. Each issue also deletes up to PURGE_BATCH tokens that
+ * expired or were revoked, so dead rows go at the pace new ones come. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +26,7 @@
 #define JSON_CT "application/json; charset=utf-8"
 #define FORM_MAX 4096
 #define TOKEN_SIZE 44 /* 43 base64url characters + NUL */
+#define PURGE_BATCH 64
 
 static void token_reply(struct http_request *req, unsigned status, json_t *o, int async)
 {
@@ -160,16 +166,36 @@ struct token_job {
     char sha256[SHA256_HEX_SIZE];
     char system_id[STORE_ID_MAX + 1];
     int64_t issued_ms, expires_ms;
+    int64_t retry_after_s; /* > 0: refused, over tokens_per_client */
 };
 
 static enum store_rc token_execute(struct store *st, struct commit_job *cj)
 {
     struct token_job *j = (struct token_job *)cj;
+    int64_t live = 0, oldest = 0, purged = 0;
+    j->retry_after_s = 0;
+    enum store_rc rc = st->token_purge(st->cls, j->issued_ms, PURGE_BATCH, &purged);
+    if (rc >= 0)
+        rc = st->token_live_count(st->cls, j->system_id, j->issued_ms, &live, &oldest);
+    if (rc < 0)
+        return rc;
+    if (live >= (int64_t)j->gw->cfg.tokens_per_client) {
+        j->retry_after_s = (oldest - j->issued_ms) / 1000 + 1;
+        char outcome[32];
+        snprintf(outcome, sizeof outcome, "refused:%d", lt_err_code(LT_ERR_RATE_LIMITED));
+        struct store_txrec rec = {.time_ms = j->issued_ms,
+                                  .actor = j->system_id,
+                                  .operation = "token.issue",
+                                  .package_id = "",
+                                  .content_sha256 = "",
+                                  .outcome = outcome};
+        return st->txlog_append(st->cls, &rec);
+    }
     struct store_token t = {.sha256 = j->sha256,
                             .system_id = j->system_id,
                             .issued_ms = j->issued_ms,
                             .expires_ms = j->expires_ms};
-    enum store_rc rc = st->token_insert(st->cls, &t);
+    rc = st->token_insert(st->cls, &t);
     if (rc != STORE_ONE_RESULT)
         return rc < 0 ? rc : STORE_HARD_ERROR;
     char id[13];
@@ -186,7 +212,24 @@ static enum store_rc token_execute(struct store *st, struct commit_job *cj)
 static void token_done(struct commit_job *cj, int ok)
 {
     struct token_job *j = (struct token_job *)cj;
-    if (ok && gw_view_add_token(j->gw->view, j->sha256, j->system_id, j->expires_ms) == 0) {
+    if (ok && j->retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)j->retry_after_s);
+        http_add_reply_header(j->req, "Retry-After", ra);
+        char ip[64];
+        if (http_client_ip(j->req, ip, sizeof ip) != 0)
+            snprintf(ip, sizeof ip, "?");
+        log_info("gateway: token refused client=%s system=%s: tokens_per_client live tokens "
+                 "already",
+                 ip, j->system_id);
+        token_reply(j->req, 429,
+                    json_pack("{s:s,s:s,s:i}", "error", "temporarily_unavailable",
+                              "error_description",
+                              "this client holds as many live access tokens as it may: reuse one "
+                              "until it expires",
+                              "code", lt_err_code(LT_ERR_RATE_LIMITED)),
+                    1);
+    } else if (ok && gw_view_add_token(j->gw->view, j->sha256, j->system_id, j->expires_ms) == 0) {
         token_reply(j->req, 200,
                     json_pack("{s:s,s:s,s:I}", "access_token", j->token, "token_type", "Bearer",
                               "expires_in", (json_int_t)j->gw->cfg.token_ttl_s),
@@ -245,7 +288,11 @@ void gateway_token(struct gateway *g, struct http_request *req)
         gw_view_unlock(g->view);
     }
     if (!ok) {
-        log_info("gateway: token refused for client '%.64s'", f.client_id);
+        char ip[64];
+        if (http_client_ip(req, ip, sizeof ip) != 0)
+            snprintf(ip, sizeof ip, "?");
+        log_info("gateway: token refused client=%s claimed=%.64s: %s", ip,
+                 f.has_client_id ? f.client_id : "-", lt_err_name(LT_ERR_BAD_CLIENT));
         token_error(req, 401, "invalid_client", LT_ERR_BAD_CLIENT, lt_err_msg(LT_ERR_BAD_CLIENT),
                     basic);
         return;

@@ -88,6 +88,9 @@ int http_client_ip(const struct http_request *req, char *buf, size_t len);
 /* Case-insensitive header lookup; NULL when absent. */
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
+/* The token of "Authorization: Bearer TOKEN" (RFC 6750: the scheme in any case, then spaces),
+ * NULL when the request has no such header. */
+const char *http_bearer(const struct http_request *req);
 /* Iterates headers; cb returns non-zero to stop. */
 void http_each_header(const struct http_request *req,
                       int (*cb)(void *ctx, const char *name, const char *value), void *ctx);

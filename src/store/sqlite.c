@@ -267,6 +267,12 @@ static const char sql_token_revoke[] =
     "UPDATE access_token SET revoked_ms = ?2 WHERE sha256 = ?1 AND revoked_ms = 0";
 static const char sql_token_revoke_system[] =
     "UPDATE access_token SET revoked_ms = ?2 WHERE system_id = ?1 AND revoked_ms = 0";
+static const char sql_token_live_count[] =
+    "SELECT COUNT(*), COALESCE(MIN(expires_ms), 0) FROM access_token"
+    " WHERE system_id = ?1 AND revoked_ms = 0 AND expires_ms > ?2";
+static const char sql_token_purge[] =
+    "DELETE FROM access_token WHERE sha256 IN (SELECT sha256 FROM access_token"
+    " WHERE expires_ms <= ?1 OR revoked_ms > 0 LIMIT ?2)";
 static const char sql_token_list_active[] =
     "SELECT sha256, system_id, issued_ms, expires_ms, revoked_ms FROM access_token"
     " WHERE revoked_ms = 0 AND expires_ms > ?1 ORDER BY issued_ms, sha256";
@@ -461,6 +467,8 @@ enum stmt_id {
     S_TOKEN_REVOKE,
     S_TOKEN_REVOKE_SYSTEM,
     S_TOKEN_LIST_ACTIVE,
+    S_TOKEN_LIVE_COUNT,
+    S_TOKEN_PURGE,
     S_CALL_INSERT,
     S_CALL_SCAN,
     S_PLATFORM_PUT,
@@ -547,6 +555,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_REVOKE] = sql_token_revoke,
     [S_TOKEN_REVOKE_SYSTEM] = sql_token_revoke_system,
     [S_TOKEN_LIST_ACTIVE] = sql_token_list_active,
+    [S_TOKEN_LIVE_COUNT] = sql_token_live_count,
+    [S_TOKEN_PURGE] = sql_token_purge,
     [S_CALL_INSERT] = sql_call_insert,
     [S_CALL_SCAN] = sql_call_scan,
     [S_PLATFORM_PUT] = sql_platform_put,
@@ -2418,6 +2428,51 @@ static enum store_rc sq_token_revoke_system(void *cls, const char *system_id, in
     return token_revoke_by(cls, S_TOKEN_REVOKE_SYSTEM, system_id, when_ms, "token_revoke_system");
 }
 
+static enum store_rc sq_token_live_count(void *cls, const char *system_id, int64_t at_ms,
+                                         int64_t *ret_count, int64_t *ret_oldest_expiry)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_TOKEN_LIVE_COUNT);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    bind_text(st, 1, system_id);
+    sqlite3_bind_int64(st, 2, at_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_count = sqlite3_column_int64(st, 0);
+        *ret_oldest_expiry = sqlite3_column_int64(st, 1);
+        ret = STORE_ONE_RESULT;
+    } else {
+        ret = fail(r.c, rc, "token_live_count");
+    }
+    st_put(r.c, S_TOKEN_LIVE_COUNT, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_token_purge(void *cls, int64_t at_ms, unsigned limit, int64_t *ret_purged)
+{
+    struct conn *c = writer(cls, "token_purge");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_TOKEN_PURGE);
+    if (!st)
+        return STORE_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, at_ms);
+    sqlite3_bind_int64(st, 2, limit);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_TOKEN_PURGE, st);
+    *ret_purged = changes;
+    return rc == SQLITE_OK ? (changes ? STORE_ONE_RESULT : STORE_NO_RESULTS)
+                           : fail(c, rc, "token_purge");
+}
+
 static enum store_rc sq_token_list_active(void *cls, int64_t at_ms, store_token_cb cb, void *ctx)
 {
     struct rd r;
@@ -3485,6 +3540,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .token_revoke = sq_token_revoke,
         .token_revoke_system = sq_token_revoke_system,
         .token_list_active = sq_token_list_active,
+        .token_live_count = sq_token_live_count,
+        .token_purge = sq_token_purge,
         .call_insert = sq_call_insert,
         .call_scan = sq_call_scan,
         .platform_put = sq_platform_put,

@@ -303,8 +303,14 @@ static const char migration_5[] =
     "CREATE INDEX relay_outbox_track ON relay_outbox (peer, track_next_ms)"
     " WHERE state = 1 AND track_next_ms > 0;";
 
+/* Version 6: expired and revoked access tokens are purged (a few at each issue), found by
+ * their expiry or revocation instead of a scan of the table. */
+static const char migration_6[] =
+    "CREATE INDEX IF NOT EXISTS access_token_expiry ON access_token (expires_ms);"
+    "CREATE INDEX IF NOT EXISTS access_token_revoked ON access_token (revoked_ms) WHERE revoked_ms > 0;";
+
 static const char *const migrations[] = {
-    migration_1, migration_2, migration_3, migration_4, migration_5,
+    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -425,6 +425,13 @@ struct store {
     enum store_rc (*token_revoke)(void *cls, const char *sha256, int64_t now_ms);
     enum store_rc (*token_revoke_system)(void *cls, const char *system_id, int64_t now_ms);
     enum store_rc (*token_list_active)(void *cls, int64_t now_ms, store_token_cb cb, void *ctx);
+    /* The live (unrevoked, unexpired at now_ms) tokens of a system: how many, and the earliest
+     * expiry among them (0 when none). */
+    enum store_rc (*token_live_count)(void *cls, const char *system_id, int64_t now_ms,
+                                      int64_t *ret_count, int64_t *ret_oldest_expiry);
+    /* Deletes at most limit tokens that expired by now_ms or were revoked (they authenticate
+     * nothing any more). ONE_RESULT when some went, NO_RESULTS when none was left. */
+    enum store_rc (*token_purge)(void *cls, int64_t now_ms, unsigned limit, int64_t *ret_purged);
 
     /* Call log: call_insert appends one call (inside a write transaction); call_scan yields
      * the calls with time in [from_ms, to_ms) (0 = unbounded) in time order, in bounded memory.
