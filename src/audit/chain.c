@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/crypto.h"
 
 const char AUDIT_GENESIS[65] = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -66,4 +67,22 @@ void audit_chain_hash(const char *prev_hash, const struct store_txrec *r, char o
         return;
     }
     hex_encode(digest, SHA256_LEN, out);
+}
+
+void audit_call_digest(const struct store_call *r, char out[65])
+{
+    struct buf canon = {0};
+    uint8_t d[SHA256_LEN];
+    buf_printf(&canon, "%lld|%s|%s|%s|%s|%s|%s|%s|%d|%s|%lld|%lld|%lld|%lld|%s|%s",
+               (long long)r->time_ms, r->request_id, r->consumer, r->provider, r->service_code,
+               r->service_version, r->method, r->path, r->status, r->error,
+               (long long)r->duration_us, (long long)r->upstream_us, (long long)r->bytes_in,
+               (long long)r->bytes_out, r->request_sha256, r->response_sha256);
+    if (canon.data && sha256(canon.data, canon.len, d) == 0) {
+        hex_encode(d, SHA256_LEN, out);
+    } else {
+        memset(out, 'x', 64); /* out of memory: a value that never verifies */
+        out[64] = '\0';
+    }
+    buf_free(&canon);
 }

@@ -168,6 +168,12 @@ void api_metrics(struct http_request *req)
                (unsigned long long)atomic_load(&a->metrics.sent_status),
                (unsigned long long)atomic_load(&a->metrics.acks), (unsigned long long)batches,
                (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
+    buf_printf(&b,
+               "# HELP lienthong_corruption_total Stored packages whose bytes did not match their "
+               "SHA-256 when read.\n"
+               "# TYPE lienthong_corruption_total counter\n"
+               "lienthong_corruption_total %llu\n",
+               (unsigned long long)atomic_load(&a->metrics.corruption));
     struct http_counters hc;
     http_counters(a->http, &hc);
     buf_printf(&b,

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/anchor.h"
 #include "exchange/api.h"
 #include "store/committer.h"
 #include "http/http.h"
@@ -33,6 +34,8 @@ void app_config_defaults(struct app_config *c)
     c->agency_self_registration = 1;
     c->head_timeout_ms = 10000;
     c->max_connections_per_ip = 256;
+    c->anchor_every_records = 10000;
+    c->anchor_every_ms = 600000;
     c->log_level = strdup("info");
     gateway_config_defaults(&c->gateway);
     relay_config_defaults(&c->relay);
@@ -118,6 +121,8 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"max_connections", 1, 100000, 0, &c->max_connections},
         {"idle_timeout_seconds", 1, 86400, 0, &c->idle_timeout_s},
         {"head_timeout_ms", 100, 600000, 0, &c->head_timeout_ms},
+        {"anchor_every_records", 1, 100000000, 1, &c->anchor_every_records},
+        {"anchor_every_ms", 100, 86400000, 1, &c->anchor_every_ms},
         {"max_connections_per_ip", 0, 100000, 0, &c->max_connections_per_ip},
         {"max_body_bytes", 1024, 1ULL << 40, 1, &c->max_body_bytes},
         {"spool_memory_bytes", 0, 1ULL << 30, 1, &c->spool_memory_bytes},
@@ -285,6 +290,13 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     a->committer = committer_start(a->store, err, err_len);
     if (!a->committer)
         goto fail;
+    char key_path[4096];
+    snprintf(key_path, sizeof key_path, "%s/" ANCHOR_KEY_FILE, cfg->data_dir);
+    if (!(a->audit_key = sign_key_open(key_path, 1, err, err_len)) ||
+        !(a->anchorer = anchorer_start(a->store, a->committer, a->audit_key,
+                                       (int64_t)cfg->anchor_every_records,
+                                       (int64_t)cfg->anchor_every_ms, err, err_len)))
+        goto fail;
     a->cfg.gateway.trusted_proxies = &a->cfg.trusted_proxies;
     a->gateway = gateway_start(a->store, a->committer, &a->cfg.gateway, err, err_len);
     if (!a->gateway)
@@ -343,13 +355,15 @@ void app_stop(struct app *a)
      * Requests arriving meanwhile are refused as overloaded. Calls finishing after that still
      * get their log record (written directly once the committer is gone). */
     gateway_quiesce(a->gateway);
-    relay_stop(a->relay); /* its last outcomes still need the committer */
+    relay_stop(a->relay);       /* its last outcomes still need the committer */
+    anchorer_stop(a->anchorer); /* and so does its last anchor */
     committer_stop(a->committer);
     http_stop(a->http);
     gateway_stop(a->gateway);
     committer_free(a->committer);
     relay_free(a->relay); /* the committer's last jobs may have used its routing cache */
     store_close(a->store);
+    sign_key_free(a->audit_key);
     if (a->lock_fd >= 0)
         close(a->lock_fd); /* releases the lock */
     app_config_clear(&a->cfg);

@@ -12,7 +12,9 @@
 #include "store/store.h"
 #include "util/netaddr.h"
 
+struct anchorer;
 struct committer;
+struct sign_key;
 struct http_server;
 
 struct app_config {
@@ -22,14 +24,16 @@ struct app_config {
     unsigned threads; /* HTTP worker threads */
     unsigned max_connections;
     unsigned idle_timeout_s;
-    uint64_t max_body_bytes;     /* sendEdoc body limit */
-    uint64_t spool_memory_bytes; /* bodies above this go to a temporary file */
-    unsigned dedupe_window_s;    /* identical sendEdoc within this window -> same DocId */
-    unsigned list_limit;         /* most items in one getReceivedEdocList reply */
-    int agency_self_registration; /* registerAgency/deleteAgency from systems (on by default) */
-    unsigned head_timeout_ms;        /* a connection's first request head must arrive in time */
-    unsigned max_connections_per_ip; /* 0: no limit */
+    uint64_t max_body_bytes;          /* sendEdoc body limit */
+    uint64_t spool_memory_bytes;      /* bodies above this go to a temporary file */
+    unsigned dedupe_window_s;         /* identical sendEdoc within this window -> same DocId */
+    unsigned list_limit;              /* most items in one getReceivedEdocList reply */
+    int agency_self_registration;     /* registerAgency/deleteAgency from systems (on by default) */
+    unsigned head_timeout_ms;         /* a connection's first request head must arrive in time */
+    unsigned max_connections_per_ip;  /* 0: no limit */
     struct addr_list trusted_proxies; /* their X-Forwarded-For is kept; no per-address limit */
+    uint64_t anchor_every_records;    /* sign the log's head after this many records... */
+    uint64_t anchor_every_ms;         /* ...or this long after the last anchor */
     char *log_level;
     struct gateway_config gateway;
     struct relay_config relay;
@@ -45,6 +49,7 @@ void app_config_clear(struct app_config *c);
 
 struct app_metrics {
     atomic_uint_fast64_t requests, failures, sent_edoc, sent_status, acks, commits, committed_jobs;
+    atomic_uint_fast64_t corruption; /* stored bytes that did not match their SHA-256 */
 };
 
 struct app {
@@ -55,8 +60,10 @@ struct app {
     struct gateway *gateway;
     struct relay *relay;
     struct edxml_limits limits;
-    char admin_token[65]; /* bearer token of /api/v1, kept in DATA/admin.token */
-    int lock_fd;          /* DATA/lienthong.lock, held while the server runs */
+    char admin_token[65];       /* bearer token of /api/v1, kept in DATA/admin.token */
+    int lock_fd;                /* DATA/lienthong.lock, held while the server runs */
+    struct sign_key *audit_key; /* DATA/audit.key: signs the log's anchors */
+    struct anchorer *anchorer;
     int64_t started_ms;
     struct app_metrics metrics;
 };

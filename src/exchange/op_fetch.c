@@ -1,7 +1,12 @@
 /* op_fetch — getEdoc (the package as base64 inside the JSON envelope) and downloadEdoc (the raw
  * bytes). Both stream from the store chunk by chunk, so a 50 MB package costs a few tens of KB
  * of memory per download; both are allowed to the recipient (by its docId) and to the sender
- * (by the DocId sendEdoc returned). Each fetch is recorded in the transaction log. */
+ * (by the DocId sendEdoc returned). Each fetch is recorded in the transaction log.
+ *
+ * The stored bytes are hashed as they stream and checked against the SHA-256 recorded at
+ * acceptance before the last piece leaves: on a mismatch the reply stops short of its
+ * Content-Length (the client sees a cut connection, never a complete document), the corruption is
+ * logged and counted (lienthong_corruption_total). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +14,17 @@
 #include "exchange/vxp.h"
 #include "util/b64.h"
 #include "util/crypto.h"
+#include "util/log.h"
 
 #define RAW_CHUNK (48 * 1024) /* a multiple of 3: base64 of each chunk needs no carry */
 
 struct fetch_stream {
     struct store *st;
+    struct app *app;
     char package_id[STORE_ID_MAX + 1];
+    char sha256[SHA256_HEX_SIZE]; /* as recorded at acceptance */
+    struct sha256_ctx hash;       /* of the stored bytes read so far */
+    int hashing;
     uint64_t size; /* bytes of the copy handed out (package + trace) */
     /* A peer pulling from its inbound system's inbox gets this platform's TraceHeader spliced in
      * at trace_at (trace_len 0: the package as stored). */
@@ -33,6 +43,24 @@ struct fetch_stream {
 static const char JSON_PREFIX[] =
     "{\"status\":\"OK\",\"ErrorCode\":\"0\",\"ErrorDesc\":\"Thanh cong\",\"data\":\"";
 static const char JSON_SUFFIX[] = "\"}";
+
+/* The last piece is about to leave: the stored bytes must be what was accepted. */
+static int check_hash(struct fetch_stream *f)
+{
+    uint8_t d[SHA256_LEN];
+    char hex[SHA256_HEX_SIZE];
+    f->hashing = 0;
+    if (sha256_final(&f->hash, d) != 0)
+        return -1;
+    hex_encode(d, SHA256_LEN, hex);
+    if (strcmp(hex, f->sha256) == 0)
+        return 0;
+    atomic_fetch_add(&f->app->metrics.corruption, 1);
+    log_error("store: CORRUPTION: package %s: the stored bytes hash to %s, not to the %s recorded "
+              "at acceptance; the download was cut short",
+              f->package_id, hex, f->sha256);
+    return -1;
+}
 
 /* Refills f->out with the next piece of the output; 0 on success, -1 on a store error. */
 static int refill(struct fetch_stream *f)
@@ -69,10 +97,14 @@ static int refill(struct fetch_stream *f)
                                             &n) != STORE_ONE_RESULT ||
                         n == 0)
                         return -1;
+                    if (f->hashing)
+                        sha256_update(&f->hash, raw + got, n);
                 }
                 got += n;
             }
             f->in_off += got;
+            if (f->in_off >= f->size && f->hashing && check_hash(f) != 0)
+                return -1;
             if (f->base64) {
                 f->out_len = b64_encode(raw, got, f->out);
             } else {
@@ -156,6 +188,8 @@ static void trace_for_peer(struct vxp_call *call, struct fetch_stream *f, uint64
 static void fetch_free(void *ctx)
 {
     struct fetch_stream *f = ctx;
+    if (f->hashing)
+        sha256_abort(&f->hash);
     free(f->trace);
     free(f);
 }
@@ -213,7 +247,10 @@ static void fetch(struct vxp_call *call, int base64)
         return;
     }
     f->st = call->app->store;
+    f->app = call->app;
     snprintf(f->package_id, sizeof f->package_id, "%s", pkg.id);
+    snprintf(f->sha256, sizeof f->sha256, "%s", pkg.sha256 ? pkg.sha256 : "");
+    f->hashing = sha256_init(&f->hash) == 0;
     f->size = (uint64_t)pkg.size;
     trace_for_peer(call, f, f->size);
     f->size += f->trace_len;

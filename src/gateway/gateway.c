@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "audit/chain.h"
 #include "gateway/gw_int.h"
 #include "util/netaddr.h"
 #include "store/committer.h"
@@ -201,15 +202,7 @@ void gw_log_call(struct gw_call *c)
 
     /* The transaction-log record carries a digest of every field of the call, so the hash
      * chain covers the call rows too. */
-    struct buf canon = {0};
-    buf_printf(&canon, "%lld|%s|%s|%s|%s|%s|%s|%s|%d|%s|%lld|%lld|%lld|%lld|%s|%s",
-               (long long)r->time_ms, r->request_id, r->consumer, r->provider, r->service_code,
-               r->service_version, r->method, r->path, r->status, r->error,
-               (long long)r->duration_us, (long long)r->upstream_us, (long long)r->bytes_in,
-               (long long)r->bytes_out, r->request_sha256, r->response_sha256);
-    if (canon.data && sha256(canon.data, canon.len, d) == 0)
-        hex_encode(d, SHA256_LEN, j->digest);
-    buf_free(&canon);
+    audit_call_digest(r, j->digest);
     if (c->error != LT_ERR_OK)
         snprintf(j->outcome, sizeof j->outcome, "refused:%d", lt_err_code(c->error));
     else if (c->status >= 400)

@@ -273,6 +273,15 @@ static const char sql_token_live_count[] =
 static const char sql_token_purge[] =
     "DELETE FROM access_token WHERE sha256 IN (SELECT sha256 FROM access_token"
     " WHERE expires_ms <= ?1 OR revoked_ms > 0 LIMIT ?2)";
+static const char sql_anchor_insert[] =
+    "INSERT INTO txlog_anchor (seq, hash, time_ms, key_id, prev_signature, signature)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_anchor_last[] =
+    "SELECT seq, hash, time_ms, key_id, prev_signature, signature FROM txlog_anchor"
+    " ORDER BY seq DESC LIMIT 1";
+static const char sql_anchor_scan[] =
+    "SELECT seq, hash, time_ms, key_id, prev_signature, signature FROM txlog_anchor"
+    " ORDER BY seq";
 static const char sql_token_list_active[] =
     "SELECT sha256, system_id, issued_ms, expires_ms, revoked_ms FROM access_token"
     " WHERE revoked_ms = 0 AND expires_ms > ?1 ORDER BY issued_ms, sha256";
@@ -468,6 +477,9 @@ enum stmt_id {
     S_TOKEN_REVOKE_SYSTEM,
     S_TOKEN_LIST_ACTIVE,
     S_TOKEN_LIVE_COUNT,
+    S_ANCHOR_INSERT,
+    S_ANCHOR_LAST,
+    S_ANCHOR_SCAN,
     S_TOKEN_PURGE,
     S_CALL_INSERT,
     S_CALL_SCAN,
@@ -556,6 +568,9 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_REVOKE_SYSTEM] = sql_token_revoke_system,
     [S_TOKEN_LIST_ACTIVE] = sql_token_list_active,
     [S_TOKEN_LIVE_COUNT] = sql_token_live_count,
+    [S_ANCHOR_INSERT] = sql_anchor_insert,
+    [S_ANCHOR_LAST] = sql_anchor_last,
+    [S_ANCHOR_SCAN] = sql_anchor_scan,
     [S_TOKEN_PURGE] = sql_token_purge,
     [S_CALL_INSERT] = sql_call_insert,
     [S_CALL_SCAN] = sql_call_scan,
@@ -2428,6 +2443,83 @@ static enum store_rc sq_token_revoke_system(void *cls, const char *system_id, in
     return token_revoke_by(cls, S_TOKEN_REVOKE_SYSTEM, system_id, when_ms, "token_revoke_system");
 }
 
+static enum store_rc sq_anchor_append(void *cls, const struct store_anchor *a)
+{
+    struct conn *c = writer(cls, "anchor_append");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_ANCHOR_INSERT);
+    if (!st)
+        return STORE_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, a->seq);
+    bind_text(st, 2, a->hash);
+    sqlite3_bind_int64(st, 3, a->time_ms);
+    bind_text(st, 4, a->key_id);
+    bind_text(st, 5, a->prev_signature);
+    bind_text(st, 6, a->signature);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_ANCHOR_INSERT, st);
+    return rc == SQLITE_OK ? STORE_ONE_RESULT : fail(c, rc, "anchor_append");
+}
+
+static void anchor_row(sqlite3_stmt *st, struct store_anchor *a)
+{
+    memset(a, 0, sizeof *a);
+    a->seq = sqlite3_column_int64(st, 0);
+    snprintf(a->hash, sizeof a->hash, "%s", col_text(st, 1));
+    a->time_ms = sqlite3_column_int64(st, 2);
+    snprintf(a->key_id, sizeof a->key_id, "%s", col_text(st, 3));
+    snprintf(a->prev_signature, sizeof a->prev_signature, "%s", col_text(st, 4));
+    snprintf(a->signature, sizeof a->signature, "%s", col_text(st, 5));
+}
+
+static enum store_rc anchors_read(struct sq *q, enum stmt_id id, store_anchor_cb cb, void *ctx,
+                                  struct store_anchor *ret_one)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(q, &r, 1);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, id);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    int rc;
+    ret = STORE_NO_RESULTS;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_anchor a;
+        anchor_row(st, &a);
+        ret = STORE_ONE_RESULT;
+        if (ret_one) {
+            *ret_one = a;
+            rc = SQLITE_DONE;
+            break;
+        }
+        if (cb(ctx, &a)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        ret = fail(r.c, rc, "anchors");
+    st_put(r.c, id, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc sq_anchor_last(void *cls, struct store_anchor *ret)
+{
+    return anchors_read(cls, S_ANCHOR_LAST, NULL, NULL, ret);
+}
+
+static enum store_rc sq_anchor_scan(void *cls, store_anchor_cb cb, void *ctx)
+{
+    enum store_rc rc = anchors_read(cls, S_ANCHOR_SCAN, cb, ctx, NULL);
+    return rc == STORE_NO_RESULTS ? STORE_ONE_RESULT : rc;
+}
+
 static enum store_rc sq_token_live_count(void *cls, const char *system_id, int64_t at_ms,
                                          int64_t *ret_count, int64_t *ret_oldest_expiry)
 {
@@ -3541,6 +3633,9 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .token_revoke_system = sq_token_revoke_system,
         .token_list_active = sq_token_list_active,
         .token_live_count = sq_token_live_count,
+        .anchor_append = sq_anchor_append,
+        .anchor_last = sq_anchor_last,
+        .anchor_scan = sq_anchor_scan,
         .token_purge = sq_token_purge,
         .call_insert = sq_call_insert,
         .call_scan = sq_call_scan,

@@ -307,10 +307,22 @@ static const char migration_5[] =
  * their expiry or revocation instead of a scan of the table. */
 static const char migration_6[] =
     "CREATE INDEX IF NOT EXISTS access_token_expiry ON access_token (expires_ms);"
-    "CREATE INDEX IF NOT EXISTS access_token_revoked ON access_token (revoked_ms) WHERE revoked_ms > 0;";
+    "CREATE INDEX IF NOT EXISTS access_token_revoked ON access_token (revoked_ms) WHERE revoked_ms "
+    "> 0;";
+
+/* Version 7: signed anchors of the transaction log's head (src/audit/anchor.c). Each signs
+ * (seq, hash, time, the previous anchor's signature) with this platform's Ed25519 key. */
+static const char migration_7[] = "CREATE TABLE IF NOT EXISTS txlog_anchor ("
+                                  "  seq BIGINT NOT NULL PRIMARY KEY,"
+                                  "  hash TEXT NOT NULL,"
+                                  "  time_ms BIGINT NOT NULL,"
+                                  "  key_id TEXT NOT NULL,"
+                                  "  prev_signature TEXT NOT NULL,"
+                                  "  signature TEXT NOT NULL"
+                                  ");";
 
 static const char *const migrations[] = {
-    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6,
+    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6, migration_7,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -137,6 +137,18 @@ struct store_txrec {
     char hash[65];
 };
 
+/* A signed anchor of the transaction log's head (src/audit/anchor.c). */
+#define STORE_SIG_SIZE 89 /* base64 of a 64-byte Ed25519 signature, and its NUL */
+struct store_anchor {
+    int64_t seq; /* the head record signed */
+    char hash[65];
+    int64_t time_ms;
+    char key_id[17];                     /* first 16 hex of SHA-256 of the public key */
+    char prev_signature[STORE_SIG_SIZE]; /* the previous anchor's, "" for the first */
+    char signature[STORE_SIG_SIZE];
+};
+typedef int (*store_anchor_cb)(void *ctx, const struct store_anchor *a);
+
 /* Figures for one organ over a period (see src/report/stats.h for their meaning). */
 struct store_stats_row {
     const char *organ_id;    /* "" for the total row */
@@ -393,6 +405,11 @@ struct store {
      * by the writer inside its own transaction, it includes that transaction's appends (the
      * metadata itself is updated at commit, in the same transaction as the records). */
     enum store_rc (*txlog_head)(void *cls, int64_t *ret_seq, char *ret_hash);
+    /* Signed anchors of the head: anchor_append inside a write transaction; anchor_last the
+     * newest (NO_RESULTS when none); anchor_scan every one in seq order. */
+    enum store_rc (*anchor_append)(void *cls, const struct store_anchor *a);
+    enum store_rc (*anchor_last)(void *cls, struct store_anchor *ret);
+    enum store_rc (*anchor_scan)(void *cls, store_anchor_cb cb, void *ctx);
 
     /* Statistics over packages created in [from_ms, to_ms) (0 = unbounded): one row per organ
      * that sent or received, ordered by organ id, then the total row (organ_id ""). */
