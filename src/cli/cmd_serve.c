@@ -50,6 +50,8 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit gives write errors (EFBIG), handled like a full disk, not a crash */
+    signal(SIGXFSZ, SIG_IGN);
 
     struct app *a = app_start(&cfg, err, sizeof err);
     if (!a) {

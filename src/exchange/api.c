@@ -16,6 +16,8 @@
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/log.h"
+
+#include <sys/statvfs.h>
 #include "util/timeutil.h"
 
 #define JSON_CT "application/json; charset=utf-8"
@@ -128,9 +130,23 @@ int api_member_int(json_t *o, const char *key, int64_t *ret)
     return 1;
 }
 
+/* 200 while the store commits; 503 with the reason while it cannot (disk full, I/O error),
+ * each such answer queueing a probe so that health comes back by itself. */
 void api_healthz(struct http_request *req)
 {
-    api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    struct app *a = http_app(req);
+    struct committer_health h;
+    committer_health(a->committer, &h);
+    if (!h.failing) {
+        api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    committer_probe(a->committer);
+    char since[32];
+    fmt_local_datetime(h.since_ms, since);
+    api_reply_json(
+        req, 503,
+        json_pack("{s:s,s:s,s:s}", "status", "failing", "reason", h.reason, "since", since));
 }
 
 void api_metrics(struct http_request *req)
@@ -168,6 +184,23 @@ void api_metrics(struct http_request *req)
                (unsigned long long)atomic_load(&a->metrics.sent_status),
                (unsigned long long)atomic_load(&a->metrics.acks), (unsigned long long)batches,
                (unsigned long long)jobs, (long long)((now_ms() - a->started_ms) / 1000));
+    struct committer_health ch;
+    committer_health(a->committer, &ch);
+    struct statvfs vfs;
+    unsigned long long free_bytes =
+        statvfs(a->cfg.data_dir, &vfs) == 0 ? (unsigned long long)vfs.f_bavail * vfs.f_frsize : 0;
+    buf_printf(&b,
+               "# HELP lienthong_commit_failures_total Batches the store could not commit.\n"
+               "# TYPE lienthong_commit_failures_total counter\n"
+               "lienthong_commit_failures_total %llu\n"
+               "# HELP lienthong_store_failing 1 while the store cannot commit.\n"
+               "# TYPE lienthong_store_failing gauge\n"
+               "lienthong_store_failing %d\n"
+               "# HELP lienthong_data_free_bytes Free space for lienthong on the data directory's "
+               "file system.\n"
+               "# TYPE lienthong_data_free_bytes gauge\n"
+               "lienthong_data_free_bytes %llu\n",
+               (unsigned long long)ch.failures, ch.failing, free_bytes);
     buf_printf(&b,
                "# HELP lienthong_corruption_total Stored packages whose bytes did not match their "
                "SHA-256 when read.\n"
@@ -338,4 +371,9 @@ void api_too_large(struct http_request *req)
 void api_bad_headers(struct http_request *req)
 {
     early_error(req, LT_ERR_HEADERS_TOO_LARGE);
+}
+
+void api_no_storage(struct http_request *req)
+{
+    early_error(req, LT_ERR_NO_STORAGE);
 }

@@ -53,5 +53,7 @@ void api_method_not_allowed(struct http_request *req);
 void api_not_found(struct http_request *req);
 void api_too_large(struct http_request *req);
 void api_bad_headers(struct http_request *req);
+/* A body that could not be spooled (storage full or failing): the FAIL reply all the same. */
+void api_no_storage(struct http_request *req);
 
 #endif

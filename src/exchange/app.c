@@ -329,6 +329,7 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
         .not_found = api_not_found,
         .too_large = api_too_large,
         .bad_headers = api_bad_headers,
+        .no_storage = api_no_storage,
         .app = a,
     };
     a->http = http_start(&hc, err, err_len);

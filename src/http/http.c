@@ -32,7 +32,7 @@ struct http_request {
     const char *method, *url;
     char *raw_uri; /* request-target as received (not unescaped), for proxying */
     http_handler_fn handler;
-    int too_large, bad_headers, responded, suspended;
+    int too_large, bad_headers, no_storage, responded, suspended;
     /* body */
     struct buf mem;
     int fd;
@@ -357,7 +357,7 @@ static int write_all(int fd, const void *data, size_t len)
 static int take_body(struct http_request *req, const char *data, size_t len)
 {
     struct http_server *s = req->srv;
-    if (req->too_large)
+    if (req->too_large || req->no_storage)
         return 0;
     if (req->body_len + len > s->cfg.max_body_bytes) {
         req->too_large = 1;
@@ -491,9 +491,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         if (!req->responded && take_body(req, upload_data, *upload_data_size) != 0) {
-            log_error("http: cannot spool request body: %s", strerror(errno));
-            *upload_data_size = 0;
-            return MHD_NO;
+            /* the rest of the body is read and dropped; the request still gets its answer */
+            log_error("http: cannot spool a request body: %s", strerror(errno));
+            req->no_storage = 1;
+            if (req->fd >= 0)
+                close(req->fd);
+            req->fd = -1;
+            buf_free(&req->mem);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -502,6 +506,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     if (req->too_large)
         s->cfg.too_large(req);
+    else if (req->no_storage)
+        s->cfg.no_storage(req);
     else if (!req->handler)
         s->cfg.not_found(req);
     else

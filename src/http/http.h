@@ -60,6 +60,8 @@ struct http_config {
     http_handler_fn not_found;   /* called when the router returns NULL */
     http_handler_fn too_large;   /* called instead of the handler when the body was too large */
     http_handler_fn bad_headers; /* called instead of the handler when header limits are hit */
+    http_handler_fn no_storage;  /* called instead of the handler when the body could not be
+                                    spooled (storage full or failing) */
     void *app;
 };
 

@@ -2,6 +2,7 @@
 #include "store/committer.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,6 +24,9 @@ struct committer {
     int64_t first_ns;           /* when the oldest queued job arrived (about) */
     int stopping;
     uint64_t batches, jobs;
+    struct committer_health health;
+    int probe_queued;
+    struct commit_job probe;
 };
 
 static struct commit_job *take_batch(struct committer *c)
@@ -109,6 +113,25 @@ static void *committer_main(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         int ok = run_batch(c, batch);
+        char reason[200] = "";
+        if (!ok)
+            c->st->last_error(c->st->cls, reason, sizeof reason);
+        pthread_mutex_lock(&c->mu);
+        if (!ok) {
+            c->health.failures++;
+            if (!c->health.failing) {
+                c->health.failing = 1;
+                c->health.since_ms = now_ms();
+                log_error("committer: the store cannot commit: %s", *reason ? reason : "unknown");
+            }
+            snprintf(c->health.reason, sizeof c->health.reason, "the store cannot commit: %s",
+                     *reason ? reason : "see the log");
+        } else if (c->health.failing) {
+            c->health.failing = 0;
+            c->health.reason[0] = '\0';
+            log_warn("committer: the store commits again");
+        }
+        pthread_mutex_unlock(&c->mu);
         uint64_t n = 0;
         while (batch) {
             struct commit_job *next = batch->next;
@@ -123,6 +146,44 @@ static void *committer_main(void *arg)
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+void committer_health(struct committer *c, struct committer_health *ret)
+{
+    pthread_mutex_lock(&c->mu);
+    *ret = c->health;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static enum store_rc probe_execute(struct store *st, struct commit_job *j)
+{
+    (void)j;
+    return st->probe_write(st->cls, now_ms());
+}
+
+static void probe_done(struct commit_job *j, int ok)
+{
+    struct committer *c = (struct committer *)((char *)j - offsetof(struct committer, probe));
+    (void)ok;
+    pthread_mutex_lock(&c->mu);
+    c->probe_queued = 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void committer_probe(struct committer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int go = c->health.failing && !c->probe_queued && !c->stopping;
+    if (go) {
+        c->probe_queued = 1;
+        c->probe = (struct commit_job){.execute = probe_execute, .done = probe_done};
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (go && committer_submit(c, &c->probe) != 0) {
+        pthread_mutex_lock(&c->mu);
+        c->probe_queued = 0;
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 struct committer *committer_start(struct store *st, char *err, size_t err_len)

@@ -37,4 +37,17 @@ void committer_free(struct committer *c); /* stops first if needed; accepts NULL
 /* Batches committed and jobs run since start (for /metrics). */
 void committer_counts(struct committer *c, uint64_t *ret_batches, uint64_t *ret_jobs);
 
+/* Whether the store commits: failing from the first batch that could not be committed until one
+ * is again (a probe counts). */
+struct committer_health {
+    int failing;
+    int64_t since_ms;  /* failing: since when (wall clock) */
+    uint64_t failures; /* batches that could not be committed, since start */
+    char reason[240];  /* failing: the store's last error */
+};
+void committer_health(struct committer *c, struct committer_health *ret);
+/* While failing, queues one probe (a small write) unless one is queued already, so that health
+ * comes back by itself once the store commits again, traffic or not. Any thread. */
+void committer_probe(struct committer *c);
+
 #endif

@@ -662,10 +662,20 @@ static enum store_rc rc_of(int rc)
     return base == SQLITE_BUSY || base == SQLITE_LOCKED ? STORE_SOFT_ERROR : STORE_HARD_ERROR;
 }
 
+/* The last error of this thread, for the committer's health report. */
+static _Thread_local char tl_last_error[200];
+
 static enum store_rc fail(struct conn *c, int rc, const char *what)
 {
     log_error("store: %s failed: %s (%d)", what, sqlite3_errmsg(c->db), rc);
+    snprintf(tl_last_error, sizeof tl_last_error, "%s: %s", what, sqlite3_errmsg(c->db));
     return rc_of(rc);
+}
+
+static void sq_last_error(void *cls, char *buf, size_t len)
+{
+    (void)cls;
+    snprintf(buf, len, "%s", tl_last_error);
 }
 
 static void conn_close(struct conn *c)
@@ -2443,6 +2453,17 @@ static enum store_rc sq_token_revoke_system(void *cls, const char *system_id, in
     return token_revoke_by(cls, S_TOKEN_REVOKE_SYSTEM, system_id, when_ms, "token_revoke_system");
 }
 
+static enum store_rc sq_probe_write(void *cls, int64_t now)
+{
+    struct conn *c = writer(cls, "probe_write");
+    if (!c)
+        return STORE_HARD_ERROR;
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)now);
+    int rc = run_text2(c, S_META_PUT, "health.probe", v, NULL);
+    return rc == SQLITE_OK ? STORE_ONE_RESULT : fail(c, rc, "probe_write");
+}
+
 static enum store_rc sq_anchor_append(void *cls, const struct store_anchor *a)
 {
     struct conn *c = writer(cls, "anchor_append");
@@ -3634,6 +3655,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .token_list_active = sq_token_list_active,
         .token_live_count = sq_token_live_count,
         .anchor_append = sq_anchor_append,
+        .probe_write = sq_probe_write,
+        .last_error = sq_last_error,
         .anchor_last = sq_anchor_last,
         .anchor_scan = sq_anchor_scan,
         .token_purge = sq_token_purge,

@@ -405,6 +405,11 @@ struct store {
      * by the writer inside its own transaction, it includes that transaction's appends (the
      * metadata itself is updated at commit, in the same transaction as the records). */
     enum store_rc (*txlog_head)(void *cls, int64_t *ret_seq, char *ret_hash);
+    /* Health: probe_write writes one small row (inside a write transaction), so that committing
+     * it needs the disk as a real commit does; last_error copies the calling thread's last store
+     * error ("" when none) into buf. */
+    enum store_rc (*probe_write)(void *cls, int64_t now_ms);
+    void (*last_error)(void *cls, char *buf, size_t len);
     /* Signed anchors of the head: anchor_append inside a write transaction; anchor_last the
      * newest (NO_RESULTS when none); anchor_scan every one in seq order. */
     enum store_rc (*anchor_append)(void *cls, const struct store_anchor *a);
