@@ -17,7 +17,11 @@ static const char usage[] =
     "  --listen HOST:PORT  numeric address to listen on, e.g. 127.0.0.1:8080 or [::1]:8080\n"
     "  --config FILE       settings file: lines 'key = value', '#' comments. Keys: listen,\n"
     "                      threads, max_connections, idle_timeout_seconds, max_body_bytes,\n"
-    "                      spool_memory_bytes, dedupe_window_seconds, list_limit, log_level\n";
+    "                      spool_memory_bytes, dedupe_window_seconds, list_limit, log_level,\n"
+    "                      head_timeout_ms, max_connections_per_ip, trusted_proxies,\n"
+    "                      agency_self_registration, anchor_every_records, anchor_every_ms,\n"
+    "                      gateway_* and relay_* (README)\n"
+    "One server per data directory: a second one refuses to start (DIR/lienthong.lock).\n";
 
 int cmd_serve(int argc, char **argv)
 {
