@@ -296,14 +296,16 @@ void gw_view_unlock(struct gw_view *v)
 const struct gw_system *gw_view_system(const struct gw_view *v, const char *id)
 {
     struct gw_system key = {.id = (char *)id};
-    return bsearch(&key, v->systems, v->n_systems, sizeof key, cmp_system);
+    /* bsearch on an empty (NULL) array is undefined behaviour */
+    return v->n_systems ? bsearch(&key, v->systems, v->n_systems, sizeof key, cmp_system) : NULL;
 }
 
 const struct store_service *gw_view_service(const struct gw_view *v, const char *code,
                                             const char *version)
 {
     struct store_service key = {.code = (char *)code, .version = (char *)version};
-    return bsearch(&key, v->services, v->n_services, sizeof key, cmp_service);
+    return v->n_services ? bsearch(&key, v->services, v->n_services, sizeof key, cmp_service)
+                         : NULL;
 }
 
 const struct store_grant *gw_view_grant(const struct gw_view *v, const char *consumer,
@@ -312,7 +314,7 @@ const struct store_grant *gw_view_grant(const struct gw_view *v, const char *con
     struct store_grant key = {.consumer_system = (char *)consumer,
                               .service_code = (char *)code,
                               .service_version = (char *)version};
-    return bsearch(&key, v->grants, v->n_grants, sizeof key, cmp_grant);
+    return v->n_grants ? bsearch(&key, v->grants, v->n_grants, sizeof key, cmp_grant) : NULL;
 }
 
 const char *gw_view_token(const struct gw_view *v, const char *sha256, int64_t now_ms)

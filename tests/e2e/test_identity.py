@@ -24,6 +24,7 @@ import re
 import socket
 import sqlite3
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -37,6 +38,7 @@ HB_ORGAN = "000.00.00.H30"
 
 class Ctx:
     server = None
+    hub = None
     sys = {}
     seq = 0
 
@@ -285,6 +287,53 @@ def t_self_registration_off():
     eq(after["agencies"], C.base["agencies"], "agencies after refused registrations")
 
 
+# --- 5. packages pulled from a peer platform -------------------------------------------------
+
+def t_pulled_from_peer():
+    """A real second platform as the peer "hub": what this platform pulls from its inbox there
+    may not speak for an organ of this platform, even when the hub's registry says it may."""
+    hub = harness.Server(tag="identity-hub")
+    C.hub = hub
+    hd = hub.data_dir
+    platform_secret, hubag, hubag_secret = "kontum-at-the-hub-0123456789", "000.20.00.G01", "hub-agency-0123456789"
+    for organ, name in [(PLATFORM, "Nen tang Kon Tum"), (hubag, "Bo Noi vu"), (DEPT, "a Kon Tum organ")]:
+        hub.add_agency(organ, name)
+    # Kon Tum's system at the hub receives what the hub has for OFFICE (it pulls it from there)
+    hub.add_system(PLATFORM, PLATFORM, platform_secret, serves=[OFFICE])
+    hub.add_system(hubag, hubag, hubag_secret)
+    hub.add_system(DEPT, DEPT, "hub-says-dept-0123456789")  # the hub lets someone speak as DEPT
+    hub.start()
+    d = C.server.data_dir
+    for pattern in ("*.H30", "vxp.*"):
+        C.server.cli("route", "remove", "--data", d, "--pattern", pattern)
+    C.server.cli("peer", "remove", "--data", d, "--name", "hub")
+    C.server.cli("peer", "add", "--data", d, "--name", "hub", "--endpoint", hub.endpoint, "--system-id",
+                 PLATFORM, "--secret", platform_secret, "--inbound-system", HUB, "--pull-interval-ms", "200")
+    legit = harness.System(hub, hubag, hubag_secret, [])
+    forger = harness.System(hub, DEPT, "hub-says-dept-0123456789", [])
+    ok(legit.svc().sendEdoc(send_json(legit), edoc(hubag, [OFFICE])), "sendEdoc at the hub", "sendEdoc")
+    forged = ok(forger.svc().sendEdoc(send_json(forger), edoc(DEPT, [OFFICE])), "forged sendEdoc at the hub",
+                "sendEdoc")["DocId"]
+    deadline = time.monotonic() + 15
+    refused = []
+    while time.monotonic() < deadline:
+        refused = [r for r in txlog("peer:hub", "relay.in") if r[2] == "refused:319"]
+        got = [it for it in inbox(OFFICE) if it["from"] == hubag]
+        if refused and got:
+            break
+        time.sleep(0.2)
+    check(got, "the hub agency's document did not arrive")
+    eq(len(refused), 1, "refusals of the forged package on the log")
+    check(all(it["from"] != DEPT for it in inbox(OFFICE)), "the forged package was delivered")
+    # the hub learns it was refused: acknowledged fail there
+    while time.monotonic() < deadline:
+        rows = ok(forger.svc().getSentEdocList(dict(list_json(), docId=forged)), "getSentEdocList at the hub")["data"]
+        if rows and rows[0]["receiveStatus"] == "fail":
+            break
+        time.sleep(0.2)
+    eq(rows[0]["receiveStatus"], "fail", "the forged package at the hub")
+
+
 def main():
     harness.require_binary()
     run = harness.Runner("identity", time_limit=400)
@@ -298,12 +347,15 @@ def main():
             ("a peer's packages may not speak for local organs (319)", t_peer_packages),
             ("registerAgency/deleteAgency rules (320/321/322/304/112)", t_register_rules),
             ("agency_self_registration = off (323)", t_self_registration_off),
+            ("pulled from a real peer: its packages may not speak for local organs (319)", t_pulled_from_peer),
             ("clean shutdown, no sanitizer report", lambda: C.server.check_clean_shutdown()),
         ]:
             run.run(name, fn)
     finally:
         if C.server is not None:
             C.server.stop()
+        if C.hub is not None:
+            C.hub.stop()
     run.finish()
 
 
