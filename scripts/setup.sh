@@ -9,7 +9,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev libsqlite3-dev sqlite3 libjansson-dev libssl-dev
-libcmocka-dev python3 wrk nginx"
+libcmocka-dev libxmlsec1-dev libxmlsec1-openssl xmlsec1 python3 wrk nginx"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -139,7 +139,7 @@ struct edxml_package {
     int trace_new_list;   /* 1: no TraceHeaderList exists; a whole list goes at trace_offset */
     char *trace_prefix;   /* namespace prefix to write the new elements with ("" = none) */
 
-    /* Signature (XML-DSig, no prefix, in the QCVN namespace in real files) */
+    /* A Signature element (any namespace: real files carry it unprefixed, in the QCVN one) */
     int has_signature;
 
     /* Body and attachments */
@@ -221,6 +221,25 @@ int edxml_trace_splice(const void *doc, size_t len, int64_t offset, const char *
  * are legal opaque ids; edxml_organ_id_ok() only refuses what can never be an id: empty, longer
  * than 64 bytes, or characters outside [A-Za-z0-9._-]. */
 int edxml_organ_id_is_qd20(const char *s);
+
+/* XML signatures (signature.c): none, all valid, one invalid (or not XML-DSig), or not checked
+ * (too large to hold). Values are stored: never renumber. */
+enum edxml_signature {
+    EDXML_SIG_NONE = 0,
+    EDXML_SIG_VALID = 1,
+    EDXML_SIG_INVALID = 2,
+    EDXML_SIG_UNCHECKED = 3,
+};
+struct edxml_sig_config {
+    const char *ca_file; /* PEM bundle of trusted roots; NULL or "": certificates taken as given */
+    size_t max_bytes;    /* larger packages are not checked */
+};
+/* Verifies every signature of the package doc[0..len) (see signature.c); detail gets an ASCII
+ * reason when not VALID. Thread-safe. */
+enum edxml_signature edxml_signature_verify(const char *doc, size_t len,
+                                            const struct edxml_sig_config *cfg, char *detail,
+                                            size_t detail_len);
+const char *edxml_signature_name(enum edxml_signature s); /* "none", "valid", ... */
 int edxml_organ_id_ok(const char *s);
 
 /* English and Vietnamese (ASCII) names of a StatusCode ("01" -> "arrived"); NULL when unknown.

@@ -46,6 +46,7 @@ void app_config_clear(struct app_config *c)
     free(c->data_dir);
     free(c->host);
     free(c->log_level);
+    free(c->signature_ca_file);
     addr_list_free(&c->trusted_proxies);
     memset(c, 0, sizeof *c);
 }
@@ -93,6 +94,12 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         c->log_level = strdup(value);
         return 0;
     }
+    if (strcmp(key, "signature_ca_file") == 0) {
+        free(c->signature_ca_file);
+        c->signature_ca_file = *value ? strdup(value) : NULL;
+        c->relay.signatures.ca_file = c->signature_ca_file;
+        return 0;
+    }
     if (strcmp(key, "trusted_proxies") == 0) {
         struct addr_list l;
         if (addr_list_parse(value, &l, err, err_len) != 0)
@@ -114,7 +121,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
     struct {
         const char *name;
         uint64_t min, max;
-        int width; /* 0: unsigned, 1: uint64 */
+        int width; /* 0: unsigned, 1: uint64, 2: size_t */
         void *field;
     } nums[] = {
         {"threads", 1, 256, 0, &c->threads},
@@ -123,6 +130,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"head_timeout_ms", 100, 600000, 0, &c->head_timeout_ms},
         {"anchor_every_records", 1, 100000000, 1, &c->anchor_every_records},
         {"anchor_every_ms", 100, 86400000, 1, &c->anchor_every_ms},
+        {"signature_verify_max_bytes", 0, 1ULL << 31, 2, &c->relay.signatures.max_bytes},
         {"max_connections_per_ip", 0, 100000, 0, &c->max_connections_per_ip},
         {"max_body_bytes", 1024, 1ULL << 40, 1, &c->max_body_bytes},
         {"spool_memory_bytes", 0, 1ULL << 30, 1, &c->spool_memory_bytes},
@@ -149,7 +157,9 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
                      (unsigned long long)nums[i].min, (unsigned long long)nums[i].max);
             return -1;
         }
-        if (nums[i].width)
+        if (nums[i].width == 2)
+            *(size_t *)nums[i].field = (size_t)v;
+        else if (nums[i].width)
             *(uint64_t *)nums[i].field = v;
         else
             *(unsigned *)nums[i].field = (unsigned)v;

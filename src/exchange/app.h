@@ -34,6 +34,7 @@ struct app_config {
     struct addr_list trusted_proxies; /* their X-Forwarded-For is kept; no per-address limit */
     uint64_t anchor_every_records;    /* sign the log's head after this many records... */
     uint64_t anchor_every_ms;         /* ...or this long after the last anchor */
+    char *signature_ca_file;          /* trusted roots for XML signatures; NULL: none */
     char *log_level;
     struct gateway_config gateway;
     struct relay_config relay;

@@ -203,7 +203,7 @@ static const char sql_stats[] =
     " LEFT JOIN (SELECT from_organ AS organ,"
     "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
     "   SUM(CASE WHEN messagetype = 1 THEN 1 ELSE 0 END) AS status,"
-    "   SUM(CASE WHEN messagetype = 0 AND has_signature <> 0 THEN 1 ELSE 0 END) AS signed"
+    "   SUM(CASE WHEN messagetype = 0 AND has_signature = 1 THEN 1 ELSE 0 END) AS signed"
     "   FROM package WHERE " PERIOD " GROUP BY from_organ) s ON s.organ = o.organ"
     " LEFT JOIN (SELECT recipient_organ AS organ,"
     "   SUM(CASE WHEN messagetype = 0 THEN 1 ELSE 0 END) AS edoc,"
@@ -1385,7 +1385,7 @@ static void package_row(sqlite3_stmt *st, int base, struct store_package *p)
     p->document_id = (char *)col_text(st, base + 10);
     p->business_doc_type = (char *)col_text(st, base + 11);
     p->status_code = (char *)col_text(st, base + 12);
-    p->has_signature = sqlite3_column_int(st, base + 13);
+    p->signature = sqlite3_column_int(st, base + 13);
     p->n_attachments = sqlite3_column_int(st, base + 14);
     p->origin_peer = (char *)col_text(st, base + 15);
 }
@@ -1486,7 +1486,7 @@ static int insert_package_row(struct conn *c, const struct store_package *p)
     bind_text(st, 11, p->document_id);
     bind_text(st, 12, p->business_doc_type);
     bind_text(st, 13, p->status_code);
-    sqlite3_bind_int(st, 14, p->has_signature ? 1 : 0);
+    sqlite3_bind_int(st, 14, p->signature);
     sqlite3_bind_int(st, 15, p->n_attachments);
     bind_text(st, 16, p->origin_peer);
     int rc = sqlite3_step(st);

@@ -321,8 +321,14 @@ static const char migration_7[] = "CREATE TABLE IF NOT EXISTS txlog_anchor ("
                                   "  signature TEXT NOT NULL"
                                   ");";
 
+/* Version 8: package.has_signature holds the verdict on the package's XML signatures (0 none,
+ * 1 valid, 2 invalid, 3 not checked); before, 1 meant "a Signature element is there", never
+ * verified: such packages are "not checked", and only valid signatures count as signed. */
+static const char migration_8[] = "UPDATE package SET has_signature = 3 WHERE has_signature = 1;";
+
 static const char *const migrations[] = {
-    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6, migration_7,
+    migration_1, migration_2, migration_3, migration_4,
+    migration_5, migration_6, migration_7, migration_8,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -71,7 +71,7 @@ struct store_package {
     char *subject, *code_number, *code_notation, *document_id;
     char *business_doc_type; /* edoc: Bussiness/BussinessDocType */
     char *status_code;       /* status: StatusCode */
-    int has_signature;
+    int signature;           /* enum edxml_signature: 0 none, 1 valid, 2 invalid, 3 not checked */
     int n_attachments;
     /* The peer platform the package came from (pushed by the peer's inbound system, or pulled
      * from the peer); NULL = sent by a system of this platform. */

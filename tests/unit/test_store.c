@@ -100,7 +100,7 @@ static enum store_rc put_pkg_tx(struct store *s, const char *id, const char *sen
         .size = (int64_t)len,
         .created_ms = created,
         .subject = "Subject",
-        .has_signature = has_sig,
+        .signature = has_sig,
         .n_attachments = 1,
     };
     struct memsrc m = {.data = data, .len = len};
@@ -381,7 +381,7 @@ static void test_package_sizes(void **state)
                                   .subject = "Công văn",
                                   .code_number = "12",
                                   .code_notation = "UBND-VP",
-                                  .has_signature = 1,
+                                  .signature = 1,
                                   .n_attachments = 2};
         struct memsrc m = {.data = data, .len = sizes[i], .step = 10000 + (size_t)i * 777};
         assert_int_equal(s->write_begin(s->cls), STORE_ONE_RESULT);
@@ -395,7 +395,7 @@ static void test_package_sizes(void **state)
         assert_string_equal(g.subject, "Công văn");
         assert_string_equal(g.code_notation, "UBND-VP");
         assert_null(g.document_id);
-        assert_int_equal(g.has_signature, 1);
+        assert_int_equal(g.signature, 1);
         assert_int_equal(g.n_attachments, 2);
         assert_int_equal(g.created_ms, 1000 + i);
         store_package_clear(&g);
