@@ -54,35 +54,29 @@ static uint32_t hash_id(const char *s)
     return h & (CALL_BUCKETS - 1);
 }
 
-static void package_mismatch(struct audit_contents *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* One more mismatch of a kind: counted, the first one described. */
+static void mismatch(struct audit_contents *c, int64_t *count, char *first, size_t first_len,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void package_mismatch(struct audit_contents *c, const char *fmt, ...)
+static void mismatch(struct audit_contents *c, int64_t *count, char *first, size_t first_len,
+                     const char *fmt, ...)
 {
-    c->rep->package_mismatches++;
+    (*count)++;
     c->rep->ok = 0;
-    if (c->rep->first_package[0])
+    if (first[0])
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->rep->first_package, sizeof c->rep->first_package, fmt, ap);
+    vsnprintf(first, first_len, fmt, ap);
     va_end(ap);
 }
 
-static void call_mismatch(struct audit_contents *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void call_mismatch(struct audit_contents *c, const char *fmt, ...)
-{
-    c->rep->call_mismatches++;
-    c->rep->ok = 0;
-    if (c->rep->first_call[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->rep->first_call, sizeof c->rep->first_call, fmt, ap);
-    va_end(ap);
-}
+#define package_mismatch(c, ...)                                                                   \
+    mismatch(c, &(c)->rep->package_mismatches, (c)->rep->first_package,                            \
+             sizeof(c)->rep->first_package, __VA_ARGS__)
+#define call_mismatch(c, ...)                                                                      \
+    mismatch(c, &(c)->rep->call_mismatches, (c)->rep->first_call, sizeof(c)->rep->first_call,      \
+             __VA_ARGS__)
 
 struct audit_contents *contents_new(struct store *st, struct audit_report *rep)
 {

@@ -90,6 +90,51 @@ def http_get(port, path, headers=None, timeout=10.0):
     return vxpsdk.http_exchange("127.0.0.1", port, head, b"", method="GET", timeout=timeout)
 
 
+def raw_exchange(port, data, timeout=5.0, source=None):
+    """Sends raw bytes on a new connection (from address `source` if given) and reads until the
+    server closes it or `timeout` passes: (seconds, closed by the server, bytes received)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if source:
+            s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        t0 = time.monotonic()
+        s.sendall(data)
+        out, closed = b"", False
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    closed = True
+                    break
+                out += b
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+        return time.monotonic() - t0, closed, out
+    finally:
+        s.close()
+
+
+def raw_responses(data):
+    """Splits received bytes into [(status, {lower-case header: value}, body)] by Content-Length."""
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        hs = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            hs[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+        n = int(hs.get("content-length", "0"))
+        out.append((status, hs, rest[:n]))
+        data = rest[n:]
+    return out
+
+
 class Server:
     """One lienthong process serving DATA_DIR on 127.0.0.1:PORT."""
 

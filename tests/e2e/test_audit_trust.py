@@ -14,7 +14,6 @@ import hashlib
 import http.server
 import json
 import os
-import socket
 import sqlite3
 import stat
 import sys
@@ -99,19 +98,7 @@ def setup():
 
 
 def raw_http(data, timeout=10.0):
-    s = socket.create_connection(("127.0.0.1", C.server.port), timeout=timeout)
-    s.sendall(data)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
+    return harness.raw_exchange(C.server.port, data, timeout=timeout)[2]
 
 
 def token():

@@ -105,45 +105,10 @@ class RawUpstream:
 
 
 def raw(data, port=None, wait=3.0, source=None):
-    """Sends bytes, reads until the server closes or `wait` passes: (seconds, closed, bytes)."""
-    s = socket.socket()
-    if source:
-        s.bind((source, 0))
-    s.settimeout(wait)
-    s.connect(("127.0.0.1", port or C.server.port))
-    t0 = time.monotonic()
-    s.sendall(data)
-    out, closed = b"", False
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                closed = True
-                break
-            out += b
-    except socket.timeout:
-        pass
-    except ConnectionResetError:
-        closed = True
-    s.close()
-    return time.monotonic() - t0, closed, out
+    return harness.raw_exchange(port or C.server.port, data, timeout=wait, source=source)
 
 
-def responses(data):
-    """Splits a byte stream of responses (each with Content-Length) into [(status, headers, body)]."""
-    out = []
-    while data:
-        head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        hs = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            hs[k.strip().lower().decode()] = v.strip().decode()
-        n = int(hs.get("content-length", "0"))
-        out.append((status, hs, rest[:n]))
-        data = rest[n:]
-    return out
+responses = harness.raw_responses
 
 
 def setup():

@@ -5,10 +5,8 @@ guessable by accident, a bounded number of live access tokens per client with de
 log lines that no client input can forge or use to drive a terminal and that say who asked, and
 `Authorization: bearer` in any case (RFC 6750)."""
 
-import base64
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,25 +30,8 @@ C = Ctx()
 
 
 def raw(data, timeout=5.0):
-    s = socket.create_connection(("127.0.0.1", C.server.port), timeout=timeout)
-    s.sendall(data)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except socket.timeout:
-        pass
-    s.close()
-    head, _, body = out.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    hs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        hs[k.strip().lower()] = v.strip()
-    return int(lines[0].split()[1]), hs, body
+    _, _, out = harness.raw_exchange(C.server.port, data, timeout=timeout)
+    return harness.raw_responses(out)[0]
 
 
 def token_request(client_id=SYS_ID, secret=SECRET):
