@@ -15,6 +15,7 @@
 #   BENCH_RECV_CONNS  connections of the receive phase (default 8)
 #   BENCH_BIG_MB      attachment size of the memory phase in MiB (default 50)
 #   BENCH_STRICT=1    exit 1 when a target is missed (default: targets are informational)
+#   BENCH_SERVER_CONFIG  a config file for the server (e.g. to measure one setting's cost)
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -105,7 +106,8 @@ size_of() { wc -c <"$1" | tr -d ' '; }
 # ---- server ----
 PORT=$(bench_free_port)
 URL=http://127.0.0.1:$PORT
-"$LIENTHONG" serve --data "$DATA" --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 </dev/null &
+"$LIENTHONG" serve --data "$DATA" --listen "127.0.0.1:$PORT" ${BENCH_SERVER_CONFIG:+--config "$BENCH_SERVER_CONFIG"} \
+    >"$LOG" 2>&1 </dev/null &
 SERVER_PID=$!
 if ! bench_wait_healthz "$PORT" "$SERVER_PID" 30; then
     tail -n 40 "$LOG" >&2

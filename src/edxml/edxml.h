@@ -222,13 +222,15 @@ int edxml_trace_splice(const void *doc, size_t len, int64_t offset, const char *
  * than 64 bytes, or characters outside [A-Za-z0-9._-]. */
 int edxml_organ_id_is_qd20(const char *s);
 
-/* XML signatures (signature.c): none, all valid, one invalid (or not XML-DSig), or not checked
- * (too large to hold). Values are stored: never renumber. */
+/* XML signatures (signature.c): none, all valid, one invalid (or not XML-DSig), not checked
+ * (too large to hold), or not verified yet (a package is stored PENDING and verified shortly
+ * after, off the request path). Values are stored: never renumber. */
 enum edxml_signature {
     EDXML_SIG_NONE = 0,
     EDXML_SIG_VALID = 1,
     EDXML_SIG_INVALID = 2,
-    EDXML_SIG_UNCHECKED = 3,
+    EDXML_SIG_PENDING = 3,
+    EDXML_SIG_UNCHECKED = 4,
 };
 struct edxml_sig_config {
     const char *ca_file; /* PEM bundle of trusted roots; NULL or "": certificates taken as given */

@@ -4,33 +4,53 @@
  * package must verify: VALID when all do, INVALID when one does not. A <Signature> outside that
  * namespace (as the national samples carry it, in the QCVN namespace) is not an XML-DSig signature
  * that anyone can check: INVALID too. The key is the certificate the signature embeds
- * (KeyInfo/X509Data); its chain is checked only against a configured CA bundle (trusted roots),
- * otherwise the certificate is taken as it is, so VALID then means "the document is unchanged
- * since whoever holds that certificate's key signed it". References may only point into the
+ * (KeyInfo/X509Data); its chain is checked only against a configured CA bundle (trusted roots:
+ * that bundle alone, with OpenSSL's X509_verify_cert), otherwise the certificate is taken as it
+ * is, so VALID then means "the document is unchanged since whoever holds that certificate's key
+ * signed it".
+ *
+ * Cost: no xmlsec keys manager (it would load and search OpenSSL's default certificate store for
+ * every signature); the embedded certificate's key is given to the signature context directly,
+ * and the trust store is loaded once. References may only point into the
  * document itself (no network, no files), and the document is parsed without DTD, entities or
  * network, up to max_bytes (a larger package is NOT CHECKED rather than held whole in memory). */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <pthread.h>
 #include <xmlsec/crypto.h>
+#include <xmlsec/errors.h>
+#include <xmlsec/keys.h>
+#include <xmlsec/openssl/evp.h>
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
 
 #include "edxml/edxml.h"
+#include "util/b64.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int init_ok;
+/* xmlsec reports every failed check on stderr by default: a verdict is not an error of ours */
+static void quiet(const char *file, int line, const char *func, const char *object,
+                  const char *subject, int reason, const char *msg)
+{
+    (void)file, (void)line, (void)func, (void)object, (void)subject, (void)reason, (void)msg;
+}
 
 static void init(void)
 {
     xmlInitParser();
     init_ok = xmlSecInit() >= 0 && xmlSecCheckVersion() == 1 && xmlSecCryptoAppInit(NULL) >= 0 &&
               xmlSecCryptoInit() >= 0;
+    xmlSecErrorsSetCallback(quiet); /* after xmlSecInit, which installs the default */
 }
 
 /* Any element named Signature outside the XML-DSig namespace. */
@@ -48,40 +68,124 @@ static int foreign_signature(xmlNodePtr n)
     return 0;
 }
 
+/* The trusted roots of ca_file, loaded once (the setting does not change while running). */
+static pthread_mutex_t trust_mu = PTHREAD_MUTEX_INITIALIZER;
+static X509_STORE *trust;
+static int trust_tried;
+
+static X509_STORE *trust_store(const char *ca_file)
+{
+    pthread_mutex_lock(&trust_mu);
+    if (!trust_tried) {
+        trust_tried = 1;
+        trust = X509_STORE_new();
+        if (trust && X509_STORE_load_file(trust, ca_file) != 1) {
+            X509_STORE_free(trust);
+            trust = NULL;
+        }
+    }
+    pthread_mutex_unlock(&trust_mu);
+    return trust;
+}
+
+/* The certificates a signature embeds (KeyInfo/X509Data/X509Certificate), in document order;
+ * NULL when there is none. Free with sk_X509_pop_free(..., X509_free). */
+static void collect_certs(xmlNodePtr n, STACK_OF(X509) * certs)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (xmlStrEqual(n->name, BAD_CAST "X509Certificate") && n->ns &&
+            xmlStrEqual(n->ns->href, xmlSecDSigNs)) {
+            xmlChar *text = xmlNodeGetContent(n);
+            size_t len = text ? strlen((const char *)text) : 0;
+            uint8_t *der = len ? malloc(len / 4 * 3 + 4) : NULL;
+            size_t got = 0, tail = 0;
+            struct b64_dec d = {0};
+            if (der && b64_dec_update(&d, (const char *)text, len, der, &got) == 0 &&
+                b64_dec_final(&d, der + got, &tail) == 0) {
+                const unsigned char *p = der;
+                X509 *x = d2i_X509(NULL, &p, (long)(got + tail));
+                if (x && !sk_X509_push(certs, x))
+                    X509_free(x);
+            }
+            free(der);
+            xmlFree(text);
+            continue;
+        }
+        collect_certs(n->children, certs);
+    }
+}
+
+/* One signature with key as the signing key (taken by the call). 1 when it verifies. */
+static int verify_with(xmlNodePtr sig, X509 *cert, char *detail, size_t detail_len)
+{
+    EVP_PKEY *pkey = X509_get_pubkey(cert);
+    xmlSecKeyDataPtr data = pkey ? xmlSecOpenSSLEvpKeyAdopt(pkey) : NULL;
+    xmlSecKeyPtr key = data ? xmlSecKeyCreate() : NULL;
+    if (!key || xmlSecKeySetValue(key, data) < 0) {
+        if (key)
+            xmlSecKeyDestroy(key);
+        if (data)
+            xmlSecKeyDataDestroy(data);
+        else
+            EVP_PKEY_free(pkey);
+        snprintf(detail, detail_len, "the certificate's key cannot be used");
+        return 0;
+    }
+    xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+    if (!ctx) {
+        xmlSecKeyDestroy(key);
+        return 0;
+    }
+    ctx->signKey = key; /* the context destroys it */
+    /* only the document itself: never a file or a URL */
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty | xmlSecTransformUriTypeSameDocument;
+    int ok = xmlSecDSigCtxVerify(ctx, sig) >= 0 && ctx->status == xmlSecDSigStatusSucceeded;
+    if (!ok)
+        snprintf(detail, detail_len, "the signature does not match the document");
+    xmlSecDSigCtxDestroy(ctx);
+    return ok;
+}
+
+/* The signing certificate chains to the trusted roots, through the certificates embedded. */
+static int chain_trusted(X509 *signer, STACK_OF(X509) * certs, X509_STORE *store)
+{
+    X509_STORE_CTX *sc = X509_STORE_CTX_new();
+    int ok = sc && X509_STORE_CTX_init(sc, store, signer, certs) == 1 && X509_verify_cert(sc) == 1;
+    X509_STORE_CTX_free(sc);
+    return ok;
+}
+
+/* The key is the certificate the signature embeds (the signer's is the one whose key verifies
+ * it); its chain is judged against the configured roots only, by OpenSSL, not by xmlsec (whose
+ * certificate store would also trust the system's). */
 static int verify_one(xmlNodePtr sig, const struct edxml_sig_config *cfg, char *detail,
                       size_t detail_len)
 {
-    xmlSecKeysMngrPtr mngr = xmlSecKeysMngrCreate();
-    xmlSecDSigCtxPtr ctx = NULL;
-    int ok = 0;
-    if (!mngr || xmlSecCryptoAppDefaultKeysMngrInit(mngr) < 0) {
-        snprintf(detail, detail_len, "cannot set up the verifier");
-        goto out;
-    }
-    if (cfg->ca_file && *cfg->ca_file &&
-        xmlSecCryptoAppKeysMngrCertLoad(mngr, cfg->ca_file, xmlSecKeyDataFormatPem,
-                                        xmlSecKeyDataTypeTrusted) < 0) {
+    int with_ca = cfg->ca_file && *cfg->ca_file;
+    X509_STORE *store = with_ca ? trust_store(cfg->ca_file) : NULL;
+    if (with_ca && !store) {
         snprintf(detail, detail_len, "cannot load the CA bundle %s", cfg->ca_file);
-        goto out;
+        return 0;
     }
-    ctx = xmlSecDSigCtxCreate(mngr);
-    if (!ctx)
-        goto out;
-    if (!(cfg->ca_file && *cfg->ca_file))
-        ctx->keyInfoReadCtx.flags |= XMLSEC_KEYINFO_FLAGS_X509DATA_DONT_VERIFY_CERTS;
-    /* only the document itself: never a file or a URL */
-    ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty | xmlSecTransformUriTypeSameDocument;
-    if (xmlSecDSigCtxVerify(ctx, sig) < 0)
-        snprintf(detail, detail_len, "the signature could not be processed");
-    else if (ctx->status != xmlSecDSigStatusSucceeded)
-        snprintf(detail, detail_len, "the signature does not match the document");
-    else
-        ok = 1;
-out:
-    if (ctx)
-        xmlSecDSigCtxDestroy(ctx);
-    if (mngr)
-        xmlSecKeysMngrDestroy(mngr);
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    if (!certs)
+        return 0;
+    collect_certs(sig->children, certs);
+    X509 *signer = NULL;
+    snprintf(detail, detail_len, "no certificate in the signature's KeyInfo");
+    for (int i = 0; !signer && i < sk_X509_num(certs); i++)
+        if (verify_with(sig, sk_X509_value(certs, i), detail, detail_len))
+            signer = sk_X509_value(certs, i);
+    int ok = signer != NULL;
+    if (ok)
+        detail[0] = '\0';
+    if (ok && with_ca && !chain_trusted(signer, certs, store)) {
+        snprintf(detail, detail_len, "the certificate does not chain to the trusted roots");
+        ok = 0;
+    }
+    sk_X509_pop_free(certs, X509_free);
     return ok;
 }
 
@@ -140,6 +244,8 @@ const char *edxml_signature_name(enum edxml_signature s)
         return "invalid";
     case EDXML_SIG_UNCHECKED:
         return "unchecked";
+    case EDXML_SIG_PENDING:
+        return "pending";
     default:
         return "none";
     }

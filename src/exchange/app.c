@@ -12,6 +12,7 @@
 
 #include "audit/anchor.h"
 #include "exchange/api.h"
+#include "exchange/sigcheck.h"
 #include "store/committer.h"
 #include "http/http.h"
 #include "util/crypto.h"
@@ -36,6 +37,7 @@ void app_config_defaults(struct app_config *c)
     c->max_connections_per_ip = 256;
     c->anchor_every_records = 10000;
     c->anchor_every_ms = 600000;
+    c->signatures.max_bytes = 16u << 20;
     c->log_level = strdup("info");
     gateway_config_defaults(&c->gateway);
     relay_config_defaults(&c->relay);
@@ -97,7 +99,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
     if (strcmp(key, "signature_ca_file") == 0) {
         free(c->signature_ca_file);
         c->signature_ca_file = *value ? strdup(value) : NULL;
-        c->relay.signatures.ca_file = c->signature_ca_file;
+        c->signatures.ca_file = c->signature_ca_file;
         return 0;
     }
     if (strcmp(key, "trusted_proxies") == 0) {
@@ -130,7 +132,7 @@ int app_config_set(struct app_config *c, const char *key, const char *value, cha
         {"head_timeout_ms", 100, 600000, 0, &c->head_timeout_ms},
         {"anchor_every_records", 1, 100000000, 1, &c->anchor_every_records},
         {"anchor_every_ms", 100, 86400000, 1, &c->anchor_every_ms},
-        {"signature_verify_max_bytes", 0, 1ULL << 31, 2, &c->relay.signatures.max_bytes},
+        {"signature_verify_max_bytes", 0, 1ULL << 31, 2, &c->signatures.max_bytes},
         {"max_connections_per_ip", 0, 100000, 0, &c->max_connections_per_ip},
         {"max_body_bytes", 1024, 1ULL << 40, 1, &c->max_body_bytes},
         {"spool_memory_bytes", 0, 1ULL << 30, 1, &c->spool_memory_bytes},
@@ -305,7 +307,8 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
     if (!(a->audit_key = sign_key_open(key_path, 1, err, err_len)) ||
         !(a->anchorer = anchorer_start(a->store, a->committer, a->audit_key,
                                        (int64_t)cfg->anchor_every_records,
-                                       (int64_t)cfg->anchor_every_ms, err, err_len)))
+                                       (int64_t)cfg->anchor_every_ms, err, err_len)) ||
+        !(a->sigcheck = sigcheck_start(a->store, a->committer, &a->cfg.signatures, err, err_len)))
         goto fail;
     a->cfg.gateway.trusted_proxies = &a->cfg.trusted_proxies;
     a->gateway = gateway_start(a->store, a->committer, &a->cfg.gateway, err, err_len);
@@ -368,6 +371,7 @@ void app_stop(struct app *a)
     gateway_quiesce(a->gateway);
     relay_stop(a->relay);       /* its last outcomes still need the committer */
     anchorer_stop(a->anchorer); /* and so does its last anchor */
+    sigcheck_stop(a->sigcheck); /* and its last verdicts */
     committer_stop(a->committer);
     http_stop(a->http);
     gateway_stop(a->gateway);

@@ -13,6 +13,7 @@
 #include "util/netaddr.h"
 
 struct anchorer;
+struct sigcheck;
 struct committer;
 struct sign_key;
 struct http_server;
@@ -35,6 +36,7 @@ struct app_config {
     uint64_t anchor_every_records;    /* sign the log's head after this many records... */
     uint64_t anchor_every_ms;         /* ...or this long after the last anchor */
     char *signature_ca_file;          /* trusted roots for XML signatures; NULL: none */
+    struct edxml_sig_config signatures; /* ca_file points at signature_ca_file */
     char *log_level;
     struct gateway_config gateway;
     struct relay_config relay;
@@ -65,6 +67,7 @@ struct app {
     int lock_fd;                /* DATA/lienthong.lock, held while the server runs */
     struct sign_key *audit_key; /* DATA/audit.key: signs the log's anchors */
     struct anchorer *anchorer;
+    struct sigcheck *sigcheck; /* verifies accepted packages' XML signatures */
     int64_t started_ms;
     struct app_metrics metrics;
 };

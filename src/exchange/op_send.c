@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exchange/vxp.h"
+#include "exchange/sigcheck.h"
 #include "relay/accept.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -67,6 +68,8 @@ static void send_done(struct commit_job *cj, int ok)
     if (e == LT_ERR_OK) {
         extra = json_pack("{s:s}", "DocId", a->doc_id);
         if (!a->duplicate) {
+            if (a->meta.signature == EDXML_SIG_PENDING)
+                sigcheck_kick(j->app->sigcheck);
             atomic_fetch_add(a->meta.messagetype == STORE_MSG_STATUS ? &j->app->metrics.sent_status
                                                                      : &j->app->metrics.sent_edoc,
                              1);
@@ -188,33 +191,6 @@ static enum lt_err explicit_recipients(struct accept_job *a, const char *to, str
     return e;
 }
 
-/* The verdict on the package's XML signatures (recorded, never a reason to refuse: statistics
- * count valid ones). A spooled body is read into memory for it, up to the configured bound. */
-static void check_signature(struct vxp_call *call, struct accept_job *a, uint64_t doc_len)
-{
-    const struct edxml_sig_config *cfg = &call->app->cfg.relay.signatures;
-    if (a->meta.signature == EDXML_SIG_NONE)
-        return;
-    const char *mem = http_body_mem(call->req);
-    if (mem) {
-        accept_check_signature(a, mem, (size_t)doc_len, cfg);
-        return;
-    }
-    char *buf = doc_len <= cfg->max_bytes ? malloc(doc_len ? (size_t)doc_len : 1) : NULL;
-    size_t got = 0;
-    if (buf && http_body_rewind(call->req) == 0) {
-        long n;
-        while (got < doc_len &&
-               (n = http_body_read(call->req, buf + got, (size_t)(doc_len - got))) > 0)
-            got += (size_t)n;
-    }
-    if (buf && got == doc_len)
-        accept_check_signature(a, buf, got, cfg);
-    else
-        a->meta.signature = EDXML_SIG_UNCHECKED; /* larger than the bound, or unreadable */
-    free(buf);
-}
-
 void op_send_edoc(struct vxp_call *call)
 {
     struct app *app = call->app;
@@ -297,8 +273,6 @@ void op_send_edoc(struct vxp_call *call)
     if (e == LT_ERR_OK && accept_take_package(a, pkg) != 0)
         e = LT_ERR_INTERNAL;
     edxml_package_free(pkg);
-    if (e == LT_ERR_OK)
-        check_signature(call, a, doc_len);
     if (e != LT_ERR_OK) {
         vxp_fail(call, e, detail.len ? detail.data : perr.message);
         buf_free(&detail);

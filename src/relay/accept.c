@@ -69,18 +69,6 @@ static int strv_add(char ***v, size_t *n, const char *s)
     return 0;
 }
 
-void accept_check_signature(struct accept_job *j, const char *doc, size_t len,
-                            const struct edxml_sig_config *cfg)
-{
-    if (j->meta.signature == EDXML_SIG_NONE)
-        return;
-    char detail[160];
-    j->meta.signature = edxml_signature_verify(doc, len, cfg, detail, sizeof detail);
-    if (j->meta.signature != EDXML_SIG_VALID)
-        log_info("edxml: package from %s: signature %s: %s", j->actor,
-                 edxml_signature_name(j->meta.signature), detail);
-}
-
 int accept_add_recipient(struct accept_job *j, const char *organ)
 {
     /* one inbox entry per recipient organ, even if named twice */
@@ -97,8 +85,8 @@ int accept_take_package(struct accept_job *j, const struct edxml_package *pkg)
     m->document_id = dup_or_null(pkg->document_id);
     m->business_doc_type = dup_or_null(pkg->bussiness_doc_type);
     m->status_code = dup_or_null(pkg->status_code);
-    /* the verdict, when the caller checked the signatures: see accept_job.signature */
-    m->signature = pkg->has_signature ? EDXML_SIG_UNCHECKED : EDXML_SIG_NONE;
+    /* verified after the commit, off the request path (src/exchange/sigcheck.c) */
+    m->signature = pkg->has_signature ? EDXML_SIG_PENDING : EDXML_SIG_NONE;
     m->n_attachments = (int)pkg->n_attachments;
     j->trace_offset = pkg->trace_offset;
     j->trace_new_list = pkg->trace_new_list;

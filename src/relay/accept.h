@@ -65,10 +65,6 @@ struct accept_job {
 /* Copies what accept needs from a parsed package (descriptive fields, trace position and hops,
  * status target) into the job. Recipients are not touched. 0, or -1 when out of memory. */
 int accept_take_package(struct accept_job *j, const struct edxml_package *pkg);
-/* Checks the package's XML signatures (doc[0..len), the bytes as stored) when it carries any,
- * and records the verdict in j->meta.signature. Call after accept_take_package. */
-void accept_check_signature(struct accept_job *j, const char *doc, size_t len,
-                            const struct edxml_sig_config *cfg);
 /* Adds a recipient organ (a second mention of the same organ is ignored). 0 or -1 (memory). */
 int accept_add_recipient(struct accept_job *j, const char *organ);
 /* The recipients of a parsed package: an edoc's To/OrganId (each checked), a status package's

@@ -123,9 +123,6 @@ static enum lt_err prepare(struct peer_rt *p, struct pull_job *j, const char *mt
     edxml_package_free(pkg);
     if (e != LT_ERR_OK)
         return e;
-    snprintf(a->actor, sizeof a->actor, "peer:%s", p->cfg.name);
-    accept_check_signature(a, j->bytes.data ? j->bytes.data : "", j->bytes.len,
-                           &p->relay->cfg.signatures);
 
     uint8_t d[SHA256_LEN];
     char sha[SHA256_HEX_SIZE];

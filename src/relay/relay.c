@@ -24,8 +24,7 @@ void relay_config_defaults(struct relay_config *c)
                                .max_attempts = 20,
                                .call_timeout_ms = 60000,
                                .pull_batch = 64,
-                               .track_per_round = 1024,
-                               .signatures = {.ca_file = NULL, .max_bytes = 16u << 20}};
+                               .track_per_round = 1024};
 }
 
 void relay_deadline(struct timespec *ts, int64_t ms)

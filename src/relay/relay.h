@@ -32,14 +32,13 @@
 #include "util/errors.h"
 
 struct relay_config {
-    unsigned workers;                   /* sendEdoc calls in flight per peer */
-    int64_t backoff_base_ms;            /* first retry delay; doubles per attempt */
-    int64_t backoff_max_ms;             /* cap of the retry delay */
-    unsigned max_attempts;              /* then UNDELIVERABLE */
-    int64_t call_timeout_ms;            /* one VXP call to a peer */
-    unsigned pull_batch;                /* packages fetched before their commit is awaited */
-    unsigned track_per_round;           /* rows asked about per peer and pull round */
-    struct edxml_sig_config signatures; /* how pulled packages' signatures are checked */
+    unsigned workers;         /* sendEdoc calls in flight per peer */
+    int64_t backoff_base_ms;  /* first retry delay; doubles per attempt */
+    int64_t backoff_max_ms;   /* cap of the retry delay */
+    unsigned max_attempts;    /* then UNDELIVERABLE */
+    int64_t call_timeout_ms;  /* one VXP call to a peer */
+    unsigned pull_batch;      /* packages fetched before their commit is awaited */
+    unsigned track_per_round; /* rows asked about per peer and pull round */
 };
 
 void relay_config_defaults(struct relay_config *c);

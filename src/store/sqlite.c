@@ -273,6 +273,10 @@ static const char sql_token_live_count[] =
 static const char sql_token_purge[] =
     "DELETE FROM access_token WHERE sha256 IN (SELECT sha256 FROM access_token"
     " WHERE expires_ms <= ?1 OR revoked_ms > 0 LIMIT ?2)";
+static const char sql_signature_pending[] =
+    "SELECT id FROM package WHERE has_signature = 3 ORDER BY created_ms LIMIT ?1";
+static const char sql_signature_set[] =
+    "UPDATE package SET has_signature = ?2 WHERE id = ?1 AND has_signature = 3";
 static const char sql_anchor_insert[] =
     "INSERT INTO txlog_anchor (seq, hash, time_ms, key_id, prev_signature, signature)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -478,6 +482,8 @@ enum stmt_id {
     S_TOKEN_LIST_ACTIVE,
     S_TOKEN_LIVE_COUNT,
     S_ANCHOR_INSERT,
+    S_SIGNATURE_PENDING,
+    S_SIGNATURE_SET,
     S_ANCHOR_LAST,
     S_ANCHOR_SCAN,
     S_TOKEN_PURGE,
@@ -569,6 +575,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_LIST_ACTIVE] = sql_token_list_active,
     [S_TOKEN_LIVE_COUNT] = sql_token_live_count,
     [S_ANCHOR_INSERT] = sql_anchor_insert,
+    [S_SIGNATURE_PENDING] = sql_signature_pending,
+    [S_SIGNATURE_SET] = sql_signature_set,
     [S_ANCHOR_LAST] = sql_anchor_last,
     [S_ANCHOR_SCAN] = sql_anchor_scan,
     [S_TOKEN_PURGE] = sql_token_purge,
@@ -2453,6 +2461,51 @@ static enum store_rc sq_token_revoke_system(void *cls, const char *system_id, in
     return token_revoke_by(cls, S_TOKEN_REVOKE_SYSTEM, system_id, when_ms, "token_revoke_system");
 }
 
+static enum store_rc sq_signature_pending(void *cls, unsigned limit, char (*ids)[STORE_ID_MAX + 1],
+                                          unsigned *ret_n)
+{
+    struct rd r;
+    enum store_rc ret = rd_open(cls, &r, 0);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = st_get(r.c, S_SIGNATURE_PENDING);
+    if (!st) {
+        rd_close(&r);
+        return STORE_HARD_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, limit);
+    unsigned n = 0;
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        snprintf(ids[n++], STORE_ID_MAX + 1, "%s", col_text(st, 0));
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = fail(r.c, rc, "signature_pending");
+    else
+        ret = n ? STORE_ONE_RESULT : STORE_NO_RESULTS;
+    *ret_n = n;
+    st_put(r.c, S_SIGNATURE_PENDING, st);
+    rd_close(&r);
+    return ret;
+}
+
+static enum store_rc write_result(struct conn *c, int rc, int changes, const char *what);
+
+static enum store_rc sq_package_set_signature(void *cls, const char *id, int state)
+{
+    struct conn *c = writer(cls, "package_set_signature");
+    if (!c)
+        return STORE_HARD_ERROR;
+    sqlite3_stmt *st = st_get(c, S_SIGNATURE_SET);
+    if (!st)
+        return STORE_HARD_ERROR;
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, state);
+    int changes = 0;
+    int rc = step_changes(c, st, &changes);
+    st_put(c, S_SIGNATURE_SET, st);
+    return write_result(c, rc, changes, "package_set_signature");
+}
+
 static enum store_rc sq_probe_write(void *cls, int64_t now)
 {
     struct conn *c = writer(cls, "probe_write");
@@ -3656,6 +3709,8 @@ struct store *store_sqlite_open(const char *data_dir, char *err, size_t err_len)
         .token_live_count = sq_token_live_count,
         .anchor_append = sq_anchor_append,
         .probe_write = sq_probe_write,
+        .signature_pending = sq_signature_pending,
+        .package_set_signature = sq_package_set_signature,
         .last_error = sq_last_error,
         .anchor_last = sq_anchor_last,
         .anchor_scan = sq_anchor_scan,

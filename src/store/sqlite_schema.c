@@ -322,9 +322,13 @@ static const char migration_7[] = "CREATE TABLE IF NOT EXISTS txlog_anchor ("
                                   ");";
 
 /* Version 8: package.has_signature holds the verdict on the package's XML signatures (0 none,
- * 1 valid, 2 invalid, 3 not checked); before, 1 meant "a Signature element is there", never
- * verified: such packages are "not checked", and only valid signatures count as signed. */
-static const char migration_8[] = "UPDATE package SET has_signature = 3 WHERE has_signature = 1;";
+ * 1 valid, 2 invalid, 3 not verified yet, 4 not checked: too large); before, 1 meant "a
+ * Signature element is there": such packages are now to be verified (the server does it in the
+ * background), and only valid signatures count as signed. The partial index finds them. */
+static const char migration_8[] =
+    "UPDATE package SET has_signature = 3 WHERE has_signature = 1;"
+    "CREATE INDEX IF NOT EXISTS package_signature_pending ON package (created_ms)"
+    " WHERE has_signature = 3;";
 
 static const char *const migrations[] = {
     migration_1, migration_2, migration_3, migration_4,

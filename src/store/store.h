@@ -71,7 +71,8 @@ struct store_package {
     char *subject, *code_number, *code_notation, *document_id;
     char *business_doc_type; /* edoc: Bussiness/BussinessDocType */
     char *status_code;       /* status: StatusCode */
-    int signature;           /* enum edxml_signature: 0 none, 1 valid, 2 invalid, 3 not checked */
+    /* enum edxml_signature: 0 none, 1 valid, 2 invalid, 3 pending, 4 not checked */
+    int signature;
     int n_attachments;
     /* The peer platform the package came from (pushed by the peer's inbound system, or pulled
      * from the peer); NULL = sent by a system of this platform. */
@@ -409,6 +410,13 @@ struct store {
      * it needs the disk as a real commit does; last_error copies the calling thread's last store
      * error ("" when none) into buf. */
     enum store_rc (*probe_write)(void *cls, int64_t now_ms);
+    /* Signatures verified after acceptance: the ids of up to limit packages whose signature is
+     * still to be verified (state 3), oldest first, into ids (STORE_ID_MAX + 1 bytes each;
+     * *ret_n their count); package_set_signature records a verdict (inside a write
+     * transaction; only while the package is still pending: NO_RESULTS otherwise). */
+    enum store_rc (*signature_pending)(void *cls, unsigned limit, char (*ids)[STORE_ID_MAX + 1],
+                                       unsigned *ret_n);
+    enum store_rc (*package_set_signature)(void *cls, const char *id, int state);
     void (*last_error)(void *cls, char *buf, size_t len);
     /* Signed anchors of the head: anchor_append inside a write transaction; anchor_last the
      * newest (NO_RESULTS when none); anchor_scan every one in seq order. */
