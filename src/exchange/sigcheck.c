@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,11 @@ static void *sigcheck_main(void *arg)
 {
     struct sigcheck *s = arg;
     pthread_setname_np(pthread_self(), "lt-sigcheck");
-    /* verdicts can wait; acceptances cannot */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    /* verdicts can wait; acceptances cannot: run only on CPU nothing else wants (SCHED_IDLE),
+     * else at least below everything else */
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     char ids[BATCH][STORE_ID_MAX + 1];
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
