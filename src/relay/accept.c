@@ -8,7 +8,6 @@
 
 #include "relay/identity.h"
 #include "relay/relay.h"
-#include "relay/which.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -197,15 +196,17 @@ static enum store_rc check_identity(struct accept_job *j, struct store *st)
                            : relay_router_peer_of_system(j->relay, j->meta.sender_system);
     const char *peer_system = peer ? relay_router_inbound_system(j->relay, peer) : NULL;
     char speaker[STORE_ID_MAX + 1];
-    rc = identity_speaker(st, from, speaker);
+    int registered = 0;
+    rc = identity_speaker(st, from, speaker, &registered);
     if (rc < 0)
         return rc;
     int found = rc == STORE_ONE_RESULT;
     if (peer) {
+        /* local: someone here speaks for it (other than the peer's own system), or it is a
+         * registered agency, or this platform itself (relay/which.h's definition, from what the
+         * walk and the router's cache already know) */
         int local = found ? !(peer_system && strcmp(speaker, peer_system) == 0)
-                          : relay_store_is_local(st, from);
-        if (local < 0)
-            return STORE_HARD_ERROR;
+                          : registered || strcmp(from, relay_router_platform(j->relay)) == 0;
         if (local) {
             j->err = LT_ERR_PEER_SPEAKS_LOCAL;
             buf_printf(&j->detail, "From %s is an organ of this platform, not of peer %s", from,

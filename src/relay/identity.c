@@ -6,9 +6,12 @@
 #include "edxml/edxml.h"
 #include "relay/which.h"
 
-enum store_rc identity_speaker(struct store *st, const char *organ, char *ret_system)
+enum store_rc identity_speaker(struct store *st, const char *organ, char *ret_system,
+                               int *ret_registered)
 {
     char cur[STORE_ID_MAX + 1];
+    if (ret_registered)
+        *ret_registered = 0;
     snprintf(cur, sizeof cur, "%s", organ);
     for (int depth = 0; depth <= IDENTITY_MAX_DEPTH; depth++) {
         enum store_rc rc = st->route(st->cls, cur, ret_system);
@@ -16,6 +19,8 @@ enum store_rc identity_speaker(struct store *st, const char *organ, char *ret_sy
             return rc;
         struct store_agency a = {0};
         rc = st->agency_get(st->cls, cur, &a);
+        if (depth == 0 && ret_registered)
+            *ret_registered = rc == STORE_ONE_RESULT;
         int up = rc == STORE_ONE_RESULT && a.parent_id && *a.parent_id &&
                  strcmp(a.parent_id, cur) != 0 && strcmp(a.parent_id, organ) != 0 &&
                  strlen(a.parent_id) <= STORE_ID_MAX;
@@ -89,7 +94,7 @@ static int is_ancestor(struct store *st, const char *organ, const char *start)
 /* 1 when system_id speaks for organ, 0 when not (who does, if anyone, in ret_other), -1. */
 static int speaks_for(struct store *st, const char *system_id, const char *organ, char *ret_other)
 {
-    enum store_rc rc = identity_speaker(st, organ, ret_other);
+    enum store_rc rc = identity_speaker(st, organ, ret_other, NULL);
     if (rc < 0)
         return -1;
     if (rc == STORE_NO_RESULTS)

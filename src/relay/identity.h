@@ -22,8 +22,10 @@
 #define IDENTITY_MAX_DEPTH 16
 
 /* The speaker of organ into ret_system (STORE_ID_MAX + 1 bytes): ONE_RESULT, NO_RESULTS when
- * nobody speaks for it, or the store's error. */
-enum store_rc identity_speaker(struct store *st, const char *organ, char *ret_system);
+ * nobody speaks for it, or the store's error. *ret_registered (may be NULL) tells whether the
+ * organ itself is a registered agency (known when nobody serves it directly). */
+enum store_rc identity_speaker(struct store *st, const char *organ, char *ret_system,
+                               int *ret_registered);
 
 /* 1 when child's QD20 code lies strictly under parent's (every level the parent names is the
  * child's too, and the child names one more); 0 when it does not. Ids that are not both in
