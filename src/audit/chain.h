@@ -45,6 +45,9 @@ struct audit_options {
     int deep; /* also re-read every package and call row the log records */
     /* the key whose anchors are checked (NULL: anchors not checked) */
     const struct sign_key *anchor_key;
+    /* an anchor kept outside the store ("SEQ:SIGNATURE" of `audit anchor`), which must still be
+     * there (NULL: none) */
+    const char *expect_anchor;
     audit_progress_fn progress;
     void *progress_ctx;
 };

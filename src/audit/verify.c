@@ -74,6 +74,9 @@ static void anchor_problem(struct audit_report *rep, const char *fmt, ...)
 
 struct anchor_read {
     struct walk *w;
+    int64_t expect_seq;
+    const char *expect_sig;
+    int expect_found;
     const struct sign_key *key;
     char key_id[SIGN_KEY_ID_SIZE];
     char prev_sig[STORE_SIG_SIZE];
@@ -111,18 +114,36 @@ static int read_anchor(void *ctx, const struct store_anchor *a)
         memcpy(v[ar->w->n_anchors].hash, a->hash, 65);
         ar->w->n_anchors++;
     }
+    if (ar->expect_sig && a->seq == ar->expect_seq && strcmp(a->signature, ar->expect_sig) == 0)
+        ar->expect_found = 1;
     memcpy(ar->prev_sig, a->signature, sizeof ar->prev_sig);
     ar->prev_seq = a->seq;
     return 0;
 }
 
-static int read_anchors(struct store *s, struct walk *w, const struct sign_key *key)
+static int read_anchors(struct store *s, struct walk *w, const struct sign_key *key,
+                        const char *expect)
 {
     struct anchor_read ar = {.w = w, .key = key};
+    if (expect) {
+        const char *colon = strchr(expect, ':');
+        char *end = NULL;
+        ar.expect_seq = strtoll(expect, &end, 10);
+        ar.expect_sig = colon ? colon + 1 : "";
+        if (!colon || end != colon) {
+            anchor_problem(w->rep, "the anchor to expect is not SEQ:SIGNATURE");
+            ar.expect_sig = NULL;
+        }
+    }
     if (sign_key_id(key, ar.key_id) != 0)
         return -1;
     if (s->anchor_scan(s->cls, read_anchor, &ar) < 0 || ar.oom)
         return -1;
+    if (ar.expect_sig && !ar.expect_found)
+        anchor_problem(w->rep,
+                       "the anchor of record %lld kept outside the store is not in it (anchors "
+                       "removed or rewritten)",
+                       (long long)ar.expect_seq);
     return 0;
 }
 
@@ -230,7 +251,7 @@ int audit_verify_opts(struct store *s, const struct audit_options *opts,
         return -1;
     int rc = 0;
     if (opts && opts->anchor_key)
-        rc = read_anchors(s, &w, opts->anchor_key);
+        rc = read_anchors(s, &w, opts->anchor_key, opts->expect_anchor);
     if (rc == 0)
         rc = walk_chain(s, &w);
     if (rc == 0 && opts && opts->anchor_key && !report->broken_seq) {
@@ -242,6 +263,12 @@ int audit_verify_opts(struct store *s, const struct audit_options *opts,
                            w.anchors[w.next_anchor].seq, w.prev_seq);
         int64_t last = w.n_anchors ? w.anchors[w.n_anchors - 1].seq : 0;
         report->unsigned_records = w.prev_seq > last ? w.prev_seq - last : 0;
+        /* a key exists, so a server has run and signed the log: no anchor at all is a removal */
+        if (!report->anchors && w.prev_seq > 0)
+            anchor_problem(report,
+                           "the log has %" PRId64 " records and no signed anchor (anchors "
+                           "removed?)",
+                           w.prev_seq);
         if (report->anchor_problems)
             report->ok = 0;
     }

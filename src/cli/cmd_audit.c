@@ -22,7 +22,9 @@
 
 static const char AUDIT_USAGE[] =
     "Usage: lienthong audit verify --data DIR [--quick] [--public-key FILE]\n"
+    "                              [--expect-anchor SEQ:SIGNATURE]\n"
     "       lienthong audit key --data DIR\n"
+    "       lienthong audit anchor --data DIR\n"
     "\n"
     "verify checks the transaction log: the hash chain (every record's hash, its link to the\n"
     "previous record, the recorded head); the signed anchors of the head (with the public key\n"
@@ -33,7 +35,10 @@ static const char AUDIT_USAGE[] =
     "  audit: chain broken at record S: REASON\n"
     "and a line for the anchors, the packages and the calls; exit 0 only when all is intact.\n"
     "\n"
-    "key prints the public key the anchors are signed with (PEM), to give to whoever verifies.\n";
+    "key prints the public key the anchors are signed with (PEM), to give to whoever verifies.\n"
+    "anchor prints the newest anchor as SEQ:SIGNATURE: kept outside the machine (a ticket, a\n"
+    "mail to the auditor), it proves later with --expect-anchor that no anchor up to it was\n"
+    "removed or re-signed, which a copy of the store alone cannot show.\n";
 
 static void progress(void *ctx, int64_t done, int64_t total)
 {
@@ -71,19 +76,20 @@ static struct sign_key *anchor_key(const char *cmd, const char *data, const char
 static int audit_verify_cmd(int argc, char **argv)
 {
     const char *cmd = "audit verify";
-    const char *data, *public_key;
+    const char *data, *public_key, *expect;
     int quick = 0;
     const struct cli_opt opts[] = {
         {"data", &data, NULL, 1},
         {"quick", NULL, &quick, 0},
         {"public-key", &public_key, NULL, 0},
+        {"expect-anchor", &expect, NULL, 0},
         {NULL, NULL, NULL, 0},
     };
     int r = cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
     if (r != CLI_CONTINUE)
         return r;
-    if (quick && public_key)
-        return cli_misuse(cmd, AUDIT_USAGE, "--quick checks no anchor: --public-key is not used");
+    if (quick && (public_key || expect))
+        return cli_misuse(cmd, AUDIT_USAGE, "--quick checks no anchor");
     int missing = 0, failed = 0;
     struct sign_key *key = quick ? NULL : anchor_key(cmd, data, public_key, &missing, &failed);
     if (failed)
@@ -93,7 +99,7 @@ static int audit_verify_cmd(int argc, char **argv)
         sign_key_free(key);
         return CLI_EXIT_FAIL;
     }
-    struct audit_options o = {.deep = !quick, .anchor_key = key};
+    struct audit_options o = {.deep = !quick, .anchor_key = key, .expect_anchor = expect};
     if (isatty(STDERR_FILENO))
         o.progress = progress;
     struct audit_report rep = {0};
@@ -115,7 +121,7 @@ static int audit_verify_cmd(int argc, char **argv)
                *rep.reason ? rep.reason : "unknown reason");
     if (quick)
         return intact ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-    if (missing && arc == STORE_ONE_RESULT) {
+    if (missing && (arc == STORE_ONE_RESULT || expect)) {
         printf("audit: anchors NOT checked: the log has signed anchors but there is no key to "
                "check them (%s/" ANCHOR_KEY_FILE " is missing; give --public-key FILE)\n",
                data);
@@ -174,11 +180,37 @@ static int audit_key_cmd(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+static int audit_anchor_cmd(int argc, char **argv)
+{
+    const char *cmd = "audit anchor";
+    const char *data;
+    const struct cli_opt opts[] = {
+        {"data", &data, NULL, 1},
+        {NULL, NULL, NULL, 0},
+    };
+    int r = cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
+    if (r != CLI_CONTINUE)
+        return r;
+    struct store *st = cli_open_existing_store(data);
+    if (!st)
+        return CLI_EXIT_FAIL;
+    struct store_anchor a;
+    enum store_rc rc = st->anchor_last(st->cls, &a);
+    store_close(st);
+    if (rc < 0)
+        return cli_fail(cmd, "cannot read the anchors");
+    if (rc == STORE_NO_RESULTS)
+        return cli_fail(cmd, "no signed anchor yet: the server signs the log when it runs");
+    printf("%lld:%s\n", (long long)a.seq, a.signature);
+    return CLI_EXIT_OK;
+}
+
 int cmd_audit(int argc, char **argv)
 {
     static const struct cli_sub subs[] = {
         {"verify", audit_verify_cmd},
         {"key", audit_key_cmd},
+        {"anchor", audit_anchor_cmd},
         {NULL, NULL},
     };
     return cli_dispatch(argc, argv, subs, AUDIT_USAGE);

@@ -1,6 +1,7 @@
 /* cmd_serve — `lienthong serve`: runs the server in the foreground until SIGINT/SIGTERM.
  * Settings come from defaults, then --config FILE, then the command line. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,12 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* a file size limit gives write errors (EFBIG), handled like a full disk, not a crash */
     signal(SIGXFSZ, SIG_IGN);
+    /* every connection is a descriptor: take what the hard limit allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     struct app *a = app_start(&cfg, err, sizeof err);
     if (!a) {

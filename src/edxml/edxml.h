@@ -236,11 +236,12 @@ struct edxml_sig_config {
     const char *ca_file; /* PEM bundle of trusted roots; NULL or "": certificates taken as given */
     size_t max_bytes;    /* larger packages are not checked */
 };
-/* Verifies every signature of the package doc[0..len) (see signature.c); detail gets an ASCII
- * reason when not VALID. Thread-safe. */
+/* Verifies every signature of the package doc[0..len) (see signature.c); certificates are
+ * judged as of at_ms (the acceptance time; 0: now); detail gets an ASCII reason when not VALID.
+ * Thread-safe. */
 enum edxml_signature edxml_signature_verify(const char *doc, size_t len,
-                                            const struct edxml_sig_config *cfg, char *detail,
-                                            size_t detail_len);
+                                            const struct edxml_sig_config *cfg, int64_t at_ms,
+                                            char *detail, size_t detail_len);
 const char *edxml_signature_name(enum edxml_signature s); /* "none", "valid", ... */
 int edxml_organ_id_ok(const char *s);
 

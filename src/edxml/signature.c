@@ -71,13 +71,11 @@ static int foreign_signature(xmlNodePtr n)
 /* The trusted roots of ca_file, loaded once (the setting does not change while running). */
 static pthread_mutex_t trust_mu = PTHREAD_MUTEX_INITIALIZER;
 static X509_STORE *trust;
-static int trust_tried;
 
 static X509_STORE *trust_store(const char *ca_file)
 {
     pthread_mutex_lock(&trust_mu);
-    if (!trust_tried) {
-        trust_tried = 1;
+    if (!trust) { /* a failure is tried again next time: the file may appear */
         trust = X509_STORE_new();
         if (trust && X509_STORE_load_file(trust, ca_file) != 1) {
             X509_STORE_free(trust);
@@ -117,6 +115,34 @@ static void collect_certs(xmlNodePtr n, STACK_OF(X509) * certs)
     }
 }
 
+/* Only what an enveloped signature of a document needs: canonicalisation, the enveloped
+ * transform, the usual digests and RSA/ECDSA signatures. No XPath, XPointer or XSLT: a crafted
+ * transform could make one verification take as long as its author likes. */
+static int restrict_transforms(xmlSecDSigCtxPtr ctx)
+{
+    const xmlSecTransformId c14n[] = {
+        xmlSecTransformInclC14NId,   xmlSecTransformInclC14NWithCommentsId,
+        xmlSecTransformInclC14N11Id, xmlSecTransformInclC14N11WithCommentsId,
+        xmlSecTransformExclC14NId,   xmlSecTransformExclC14NWithCommentsId,
+    };
+    const xmlSecTransformId digests[] = {xmlSecTransformSha1Id, xmlSecTransformSha256Id,
+                                         xmlSecTransformSha384Id, xmlSecTransformSha512Id};
+    const xmlSecTransformId sigs[] = {xmlSecTransformRsaSha1Id,     xmlSecTransformRsaSha256Id,
+                                      xmlSecTransformRsaSha384Id,   xmlSecTransformRsaSha512Id,
+                                      xmlSecTransformEcdsaSha256Id, xmlSecTransformEcdsaSha384Id};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof c14n / sizeof c14n[0]; i++)
+        rc |= xmlSecDSigCtxEnableReferenceTransform(ctx, c14n[i]) < 0 ||
+              xmlSecDSigCtxEnableSignatureTransform(ctx, c14n[i]) < 0;
+    rc |= xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0;
+    rc |= xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformBase64Id) < 0;
+    for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++)
+        rc |= xmlSecDSigCtxEnableReferenceTransform(ctx, digests[i]) < 0;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        rc |= xmlSecDSigCtxEnableSignatureTransform(ctx, sigs[i]) < 0;
+    return rc ? -1 : 0;
+}
+
 /* One signature with key as the signing key (taken by the call). 1 when it verifies. */
 static int verify_with(xmlNodePtr sig, X509 *cert, char *detail, size_t detail_len)
 {
@@ -141,6 +167,11 @@ static int verify_with(xmlNodePtr sig, X509 *cert, char *detail, size_t detail_l
     ctx->signKey = key; /* the context destroys it */
     /* only the document itself: never a file or a URL */
     ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty | xmlSecTransformUriTypeSameDocument;
+    if (restrict_transforms(ctx) != 0) {
+        xmlSecDSigCtxDestroy(ctx);
+        snprintf(detail, detail_len, "cannot set up the verifier");
+        return 0;
+    }
     int ok = xmlSecDSigCtxVerify(ctx, sig) >= 0 && ctx->status == xmlSecDSigStatusSucceeded;
     if (!ok)
         snprintf(detail, detail_len, "the signature does not match the document");
@@ -149,10 +180,14 @@ static int verify_with(xmlNodePtr sig, X509 *cert, char *detail, size_t detail_l
 }
 
 /* The signing certificate chains to the trusted roots, through the certificates embedded. */
-static int chain_trusted(X509 *signer, STACK_OF(X509) * certs, X509_STORE *store)
+static int chain_trusted(X509 *signer, STACK_OF(X509) * certs, X509_STORE *store, int64_t at_ms)
 {
     X509_STORE_CTX *sc = X509_STORE_CTX_new();
-    int ok = sc && X509_STORE_CTX_init(sc, store, signer, certs) == 1 && X509_verify_cert(sc) == 1;
+    int ok = sc && X509_STORE_CTX_init(sc, store, signer, certs) == 1;
+    /* valid when the package was accepted, not necessarily today */
+    if (ok && at_ms > 0)
+        X509_STORE_CTX_set_time(sc, 0, (time_t)(at_ms / 1000));
+    ok = ok && X509_verify_cert(sc) == 1;
     X509_STORE_CTX_free(sc);
     return ok;
 }
@@ -160,8 +195,8 @@ static int chain_trusted(X509 *signer, STACK_OF(X509) * certs, X509_STORE *store
 /* The key is the certificate the signature embeds (the signer's is the one whose key verifies
  * it); its chain is judged against the configured roots only, by OpenSSL, not by xmlsec (whose
  * certificate store would also trust the system's). */
-static int verify_one(xmlNodePtr sig, const struct edxml_sig_config *cfg, char *detail,
-                      size_t detail_len)
+static int verify_one(xmlNodePtr sig, const struct edxml_sig_config *cfg, int64_t at_ms,
+                      char *detail, size_t detail_len)
 {
     int with_ca = cfg->ca_file && *cfg->ca_file;
     X509_STORE *store = with_ca ? trust_store(cfg->ca_file) : NULL;
@@ -181,7 +216,7 @@ static int verify_one(xmlNodePtr sig, const struct edxml_sig_config *cfg, char *
     int ok = signer != NULL;
     if (ok)
         detail[0] = '\0';
-    if (ok && with_ca && !chain_trusted(signer, certs, store)) {
+    if (ok && with_ca && !chain_trusted(signer, certs, store, at_ms)) {
         snprintf(detail, detail_len, "the certificate does not chain to the trusted roots");
         ok = 0;
     }
@@ -190,8 +225,8 @@ static int verify_one(xmlNodePtr sig, const struct edxml_sig_config *cfg, char *
 }
 
 enum edxml_signature edxml_signature_verify(const char *doc, size_t len,
-                                            const struct edxml_sig_config *cfg, char *detail,
-                                            size_t detail_len)
+                                            const struct edxml_sig_config *cfg, int64_t at_ms,
+                                            char *detail, size_t detail_len)
 {
     detail[0] = '\0';
     if (len > cfg->max_bytes) {
@@ -222,7 +257,7 @@ enum edxml_signature edxml_signature_verify(const char *doc, size_t len,
     }
     for (xmlNodePtr n = xmlSecFindNode(root, xmlSecNodeSignature, xmlSecDSigNs);
          n && r != EDXML_SIG_INVALID;) {
-        r = verify_one(n, cfg, detail, detail_len) ? EDXML_SIG_VALID : EDXML_SIG_INVALID;
+        r = verify_one(n, cfg, at_ms, detail, detail_len) ? EDXML_SIG_VALID : EDXML_SIG_INVALID;
         /* the next Signature in document order after this one's subtree */
         xmlNodePtr next = NULL;
         for (xmlNodePtr p = n; p && !next; p = p->parent)

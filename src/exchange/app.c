@@ -350,6 +350,11 @@ struct app *app_start(struct app_config *cfg, char *err, size_t err_len)
         goto fail;
     return a;
 fail:
+    /* the threads that read the configuration stop before it is handed back */
+    sigcheck_stop(a->sigcheck);
+    anchorer_stop(a->anchorer);
+    a->sigcheck = NULL;
+    a->anchorer = NULL;
     memset(&a->cfg, 0, sizeof a->cfg); /* still the caller's */
     app_stop(a);
     return NULL;

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +60,17 @@ static void job_done(struct commit_job *cj, int ok)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* The verdict on one stored package. */
+/* The verdict on one stored package; -1 when the store could not give it (it stays pending and
+ * is taken again later). */
 static int verdict(struct sigcheck *s, const char *id)
 {
     struct store_package p = {0};
     enum store_rc rc = s->st->package_get(s->st->cls, id, &p);
-    int state = EDXML_SIG_UNCHECKED;
+    int state = -1;
     char *buf = NULL;
-    if (rc == STORE_ONE_RESULT && p.size >= 0 && (uint64_t)p.size <= s->cfg->max_bytes &&
-        (buf = malloc(p.size ? (size_t)p.size : 1)) != NULL) {
+    if (rc == STORE_ONE_RESULT && (p.size < 0 || (uint64_t)p.size > s->cfg->max_bytes)) {
+        state = EDXML_SIG_UNCHECKED;
+    } else if (rc == STORE_ONE_RESULT && (buf = malloc(p.size ? (size_t)p.size : 1)) != NULL) {
         int64_t off = 0;
         size_t n = 0;
         while (off < p.size &&
@@ -78,7 +80,8 @@ static int verdict(struct sigcheck *s, const char *id)
             off += (int64_t)n;
         char detail[160];
         if (off == p.size) {
-            state = edxml_signature_verify(buf, (size_t)p.size, s->cfg, detail, sizeof detail);
+            state = edxml_signature_verify(buf, (size_t)p.size, s->cfg, p.created_ms, detail,
+                                           sizeof detail);
             if (state != EDXML_SIG_VALID)
                 log_debug("sigcheck: package %s: signature %s: %s", id, edxml_signature_name(state),
                           detail);
@@ -93,11 +96,10 @@ static void *sigcheck_main(void *arg)
 {
     struct sigcheck *s = arg;
     pthread_setname_np(pthread_self(), "lt-sigcheck");
-    /* verdicts can wait; acceptances cannot: run only on CPU nothing else wants (SCHED_IDLE),
-     * else at least below everything else */
-    struct sched_param sp = {0};
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    /* verdicts can wait; acceptances cannot. The lowest nice value, not SCHED_IDLE: this thread
+     * takes locks others need (the store's pool, OpenSSL's), and a thread that never runs while
+     * the machine is busy would hold them for as long */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     char ids[BATCH][STORE_ID_MAX + 1];
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
@@ -107,9 +109,15 @@ static void *sigcheck_main(void *arg)
         enum store_rc rc = s->st->signature_pending(s->st->cls, BATCH, ids, &n);
         struct sig_job *j = &s->job;
         j->n = 0;
+        int stalled = 0;
         for (unsigned i = 0; rc == STORE_ONE_RESULT && i < n; i++) {
+            int v = verdict(s, ids[i]);
+            if (v < 0) {
+                stalled = 1; /* the store failed: try these again later */
+                continue;
+            }
             snprintf(j->v[j->n].id, sizeof j->v[j->n].id, "%s", ids[i]);
-            j->v[j->n++].state = verdict(s, ids[i]);
+            j->v[j->n++].state = v;
         }
         pthread_mutex_lock(&s->mu);
         if (j->n && !s->stop) {
@@ -119,7 +127,7 @@ static void *sigcheck_main(void *arg)
                 s->job_busy = 0;
             while (s->job_busy)
                 pthread_cond_wait(&s->cv, &s->mu);
-            if (s->job_ok && n == BATCH)
+            if (s->job_ok && n == BATCH && !stalled)
                 continue; /* more may be waiting */
         }
         if (!s->kicked && !s->stop) {

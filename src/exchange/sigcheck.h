@@ -2,7 +2,7 @@
  *
  * A package that carries a Signature is stored "pending" (the SDK's sendEdoc does not wait for
  * a verdict only statistics use: verifying one costs about half a millisecond of CPU, as much as
- * the rest of its acceptance). A background thread (lt-sigcheck, scheduled only on idle CPU) takes
+ * the rest of its acceptance). A background thread (lt-sigcheck, at the lowest CPU priority) takes
  * the pending packages oldest first, reads each back from the store (up to the configured size;
  * a larger one is "not checked"), verifies it (edxml_signature_verify) and records the verdicts
  * in one lazy committer job a batch. It is woken when sendEdoc commits a signed package and

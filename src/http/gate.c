@@ -37,6 +37,7 @@
 #define GATE_MAX_CLOSING 256     /* refused connections drained at once, per loop */
 #define GATE_DRAIN_MAX (1 << 20) /* bytes read from a refused connection before closing it */
 #define GATE_ACCEPT_BATCH 64
+#define GATE_EMFILE_PAUSE_MS 100 /* out of descriptors: accept nothing for this long */
 
 struct gate_conn {
     struct http_watch w; /* first: the watch callback gets this pointer */
@@ -305,6 +306,17 @@ static void client_text(const struct gate_conn *c, char *buf, size_t len)
 
 /* --- the first request head --- */
 
+/* Set while MHD_add_connection runs on this thread: libmicrohttpd may report the connection
+ * started and closed inside the call when it fails (then its close notification has released
+ * the count already). */
+static _Thread_local int tl_adding, tl_add_released;
+
+void gate_note_closed_while_adding(void)
+{
+    if (tl_adding)
+        tl_add_released = 1;
+}
+
 static void hand_over(struct gate_conn *c)
 {
     struct http_loop *l = c->loop;
@@ -312,10 +324,15 @@ static void hand_over(struct gate_conn *c)
     http_loop_watch(l, &c->w, 0);
     /* From here the connection is libmicrohttpd's: its close notification releases the count
      * (http.c). If it refuses the connection, it has closed the socket. */
-    if (MHD_add_connection(l->daemon, c->w.fd, (struct sockaddr *)&c->addr, c->addrlen) !=
-        MHD_YES) {
+    tl_adding = 1;
+    tl_add_released = 0;
+    int added =
+        MHD_add_connection(l->daemon, c->w.fd, (struct sockaddr *)&c->addr, c->addrlen) == MHD_YES;
+    tl_adding = 0;
+    if (!added) {
         log_warn("http: the HTTP library refused a connection: %s", strerror(errno));
-        gate_released(l->srv, (struct sockaddr *)&c->addr);
+        if (!tl_add_released)
+            gate_released(l->srv, (struct sockaddr *)&c->addr);
     }
     l->kick = 1;
     free(c);
@@ -412,10 +429,15 @@ static void on_listen(struct http_watch *w, unsigned events)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* the pending connection stays readable: stop watching for a while instead of
+                 * spinning on it (the others wait in the backlog) */
                 gate_log_refusal(l->srv, "-", "out of file descriptors");
-            else if (errno != EAGAIN)
+                if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL) == 0)
+                    l->listen_resume_ms = mono_ms() + GATE_EMFILE_PAUSE_MS;
+            } else if (errno != EAGAIN) {
                 log_error("http: accept: %s", strerror(errno));
+            }
             return;
         }
         admit(l, fd, &ss, sl);
@@ -424,9 +446,18 @@ static void on_listen(struct http_watch *w, unsigned events)
 
 /* --- deadlines --- */
 
+static void watch_listen(struct http_loop *l)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &l->listen_watch};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_watch.fd, &ev) == 0)
+        l->listen_resume_ms = 0;
+    else
+        l->listen_resume_ms = mono_ms() + GATE_EMFILE_PAUSE_MS;
+}
+
 int64_t gate_next_deadline(const struct http_loop *l)
 {
-    int64_t d = -1;
+    int64_t d = l->listen_resume_ms > 0 ? l->listen_resume_ms : -1;
     if (l->waiting.head)
         d = l->waiting.head->deadline_ms;
     if (l->closing.head && (d < 0 || l->closing.head->deadline_ms < d))
@@ -437,6 +468,8 @@ int64_t gate_next_deadline(const struct http_loop *l)
 void gate_expire(struct http_loop *l, int64_t now_ms)
 {
     struct http_server *s = l->srv;
+    if (l->listen_resume_ms > 0 && l->listen_resume_ms <= now_ms)
+        watch_listen(l);
     while (l->closing.head && l->closing.head->deadline_ms <= now_ms)
         conn_close(l->closing.head);
     while (l->waiting.head && l->waiting.head->deadline_ms <= now_ms) {

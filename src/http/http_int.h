@@ -42,6 +42,7 @@ struct http_loop {
     struct gate_list waiting; /* head not complete yet */
     struct gate_list closing; /* refused: draining what the client still sends, then closed */
     char *peek;               /* scratch for the bytes peeked at */
+    int64_t listen_resume_ms; /* > 0: the listening socket is unwatched until then (EMFILE) */
 };
 
 struct ip_table;
@@ -73,6 +74,9 @@ void gate_loop_free(struct http_loop *l);
 void gate_server_free(struct http_server *s);
 /* libmicrohttpd closed a connection the gate handed over: its address no longer counts. */
 void gate_released(struct http_server *s, const struct sockaddr *sa);
+/* Called with that close notification: tells a failing MHD_add_connection on this thread that
+ * the count was released already. */
+void gate_note_closed_while_adding(void);
 /* A limit refused someone: one log line per second at most, with the count of those not
  * logged. */
 void gate_log_refusal(struct http_server *s, const char *client, const char *what);

@@ -899,6 +899,7 @@ static int txhead_flush(struct sq *q);
 static enum store_rc sq_write_begin(void *cls)
 {
     struct sq *q = cls;
+    tl_last_error[0] = '\0'; /* a reason reported for this transaction is this transaction's */
     if (tl_writer == q) {
         log_error("store: write_begin inside a write transaction");
         return STORE_HARD_ERROR;

@@ -189,6 +189,29 @@ def t_tampered_calls():
     eq(verify()[2], 0, "audit verify once the rows are back")
 
 
+def t_anchors_removed():
+    """Removing the anchors is seen; an anchor kept outside the store must still be in it."""
+    kept, err, rc = cli("audit", "anchor", "--data", C.server.data_dir, check_rc=0)
+    kept = kept.strip()
+    check(":" in kept, "audit anchor printed %r" % kept)
+    eq(verify("--expect-anchor", kept)[2], 0, "verify with the anchor kept outside")
+    seq = kept.split(":")[0]
+    out, err, rc = verify("--expect-anchor", seq + ":" + "A" * 86 + "==")
+    eq(rc, 1, "verify with an anchor the store does not hold")
+    check("kept outside the store is not in it" in out, out)
+    con = db()
+    saved = con.execute("SELECT * FROM txlog_anchor").fetchall()
+    con.execute("DELETE FROM txlog_anchor")
+    con.commit()
+    out, err, rc = verify()
+    eq(rc, 1, "audit verify with every anchor removed")
+    check("no signed anchor (anchors removed?)" in out, out)
+    con.executemany("INSERT INTO txlog_anchor VALUES (?, ?, ?, ?, ?, ?)", saved)
+    con.commit()
+    con.close()
+    eq(verify()[2], 0, "audit verify once the anchors are back")
+
+
 def chain_hash(prev, seq, time_ms, actor, operation, package_id, content, outcome):
     h = hashlib.sha256()
     for v in (prev, str(seq), str(time_ms), actor, operation, package_id, content, outcome):
@@ -232,6 +255,7 @@ def main():
             ("audit verify: all intact; audit key; a copy checked with the public key", t_all_intact),
             ("a corrupted package: getEdoc cut short, logged, counted; audit names it", t_corrupt_package),
             ("an altered or inserted gateway call row is found", t_tampered_calls),
+            ("removed anchors are seen; an anchor kept outside must still be there", t_anchors_removed),
             ("a rewritten and recomputed chain: --quick passes, the anchors do not", t_rewritten_chain),
         ]:
             run.run(name, fn)
