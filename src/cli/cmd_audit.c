@@ -148,15 +148,21 @@ static int audit_verify_cmd(int argc, char **argv)
     return intact ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
+/* The options of key and anchor: --data DIR only. CLI_CONTINUE or an exit status. */
+static int data_only(const char *cmd, int argc, char **argv, const char **ret_data)
+{
+    const struct cli_opt opts[] = {
+        {"data", ret_data, NULL, 1},
+        {NULL, NULL, NULL, 0},
+    };
+    return cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
+}
+
 static int audit_key_cmd(int argc, char **argv)
 {
     const char *cmd = "audit key";
     const char *data;
-    const struct cli_opt opts[] = {
-        {"data", &data, NULL, 1},
-        {NULL, NULL, NULL, 0},
-    };
-    int r = cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
+    int r = data_only(cmd, argc, argv, &data);
     if (r != CLI_CONTINUE)
         return r;
     int missing = 0, failed = 0;
@@ -184,11 +190,7 @@ static int audit_anchor_cmd(int argc, char **argv)
 {
     const char *cmd = "audit anchor";
     const char *data;
-    const struct cli_opt opts[] = {
-        {"data", &data, NULL, 1},
-        {NULL, NULL, NULL, 0},
-    };
-    int r = cli_parse_named(cmd, argc, argv, opts, AUDIT_USAGE);
+    int r = data_only(cmd, argc, argv, &data);
     if (r != CLI_CONTINUE)
         return r;
     struct store *st = cli_open_existing_store(data);
