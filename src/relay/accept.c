@@ -444,6 +444,13 @@ enum store_rc accept_execute(struct store *st, struct commit_job *cj)
                                  : relay_router_peer_of_system(j->relay, j->meta.sender_system);
         if (origin && !(j->meta.origin_peer = strdup(origin)))
             rc = STORE_HARD_ERROR;
+        /* A package that only passes through (from a peer, to peers) is neither sent nor
+         * delivered here: its signature is verified where it is (src/exchange/sigcheck.c) */
+        int local = 0;
+        for (size_t i = 0; i < j->n_recipients; i++)
+            local |= r[i].kind == RELAY_TO_LOCAL;
+        if (origin && !local && j->meta.signature == EDXML_SIG_PENDING)
+            j->meta.signature = EDXML_SIG_UNCHECKED;
     }
     if (rc >= 0 && random_docid(j->doc_id) != 0)
         rc = STORE_HARD_ERROR;
